@@ -1,0 +1,3 @@
+from hubseg.cli import app
+
+app(prog_name="hubseg")

@@ -1,0 +1,7 @@
+"""STUB: routes for email; implemented by a helper."""
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    return []
