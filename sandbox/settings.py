@@ -48,10 +48,14 @@ class ApiLimits:
     batch_max_with_history: int = 50
     association_default: int = 500
     association_max: int = 500
+    association_batch_max: int = 1_000  # [inferred] inputs per v4 batch/read
+    inline_associations_max: int = 100  # ids per type inlined in a v3 record, then paging
+    # [observed: HubSpot/hubspot-api-nodejs #29, paging "when there are more than 100"]
     events_default: int = 10
     events_max: int = 1_000
     campaigns_default: int = 250  # [inferred]
     campaigns_max: int = 1_000  # [inferred]
+    max_url_chars: int = 8_192  # longer request lines get 414 URI Too Long [observed ~8 KB]
 
 
 @dataclass

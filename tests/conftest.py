@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.server.process import RunningServer, start_server
+from tests.postgres import PostgresServer, running_postgres
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +59,10 @@ def make_server(portal_copy: Path) -> Iterator[Callable[..., RunningServer]]:
 def server(make_server: Callable[..., RunningServer]) -> RunningServer:
     """A fresh server on a private copy of the small portal (writes allowed)."""
     return make_server()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this test session (Debian's binaries, a temp cluster)."""
+    with running_postgres() as server:
+        yield server

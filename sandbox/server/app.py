@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -15,7 +16,7 @@ from sandbox.server import errors
 from sandbox.server.faults import FaultInjector
 from sandbox.server.limits import RateLimiter, RequestCounter
 from sandbox.settings import SandboxSettings
-from sandbox.store import ThreadLocalStore
+from sandbox.store import ThreadLocalStore, portal_now_ms
 
 
 @dataclass
@@ -25,6 +26,10 @@ class ServerState:
     limiter: RateLimiter
     faults: FaultInjector
     counter: RequestCounter = field(default_factory=RequestCounter)
+
+    def http_date(self) -> str:
+        """The portal clock as an RFC 7231 date (uvicorn's own Date header is turned off)."""
+        return formatdate(portal_now_ms(self.store.con()) / 1000, usegmt=True)
 
     def authenticate(self, request: Request) -> tuple[str, frozenset[str]]:
         """Bearer token → (token, scopes); 401 with HubSpot's body otherwise."""
@@ -66,6 +71,11 @@ class CountingMiddleware:
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                # The Date header carries the portal's clock, as HubSpot's carries its own:
+                # clients may bound incremental windows by the server's time, not theirs.
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", self.state.http_date().encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
