@@ -54,7 +54,8 @@ create table if not exists objects (
     props text not null,
     primary key (object_type, id)
 ) without rowid;
-create index if not exists objects_updated on objects (object_type, updated_ms, id);
+-- `archived` inside the index lets search count a last-modified window without row lookups
+create index if not exists objects_updated on objects (object_type, updated_ms, archived, id);
 create index if not exists objects_email on objects (object_type, email_key)
     where email_key is not null;
 create table if not exists history (
