@@ -10,14 +10,14 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test install postgres lint format bench-sandbox clean
+.PHONY: demo test install postgres browser lint format bench-sandbox clean
 
 ## demo: install, generate the `demo` portal, serve it and run the main job against it
 demo: install
 	$(BIN)/hubseg demo
 
 ## test: install, lint, run every test
-test: install postgres lint
+test: install postgres browser lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## install: a pinned virtualenv in .venv from uv.lock (idempotent)
@@ -35,6 +35,11 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
+## browser: Debian's Chromium, for the test that opens the HTML report headless
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 ## lint: ruff over the Python code
 lint: install

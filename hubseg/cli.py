@@ -2,6 +2,9 @@
 
 import typer
 
+from hubseg.nightly.cli import nightly_command, report_command
+from pipelines.extract import extract_command
+from reverse_etl.cli import sync_command
 from sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
@@ -10,3 +13,15 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command("extract")(extract_command)
+app.command("sync")(sync_command)
+app.command("nightly")(nightly_command)
+app.command("report")(report_command)
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole loop on the embedded default: the `demo` sandbox portal and DuckDB."""
+    from hubseg.demo import run_demo
+
+    run_demo()

@@ -65,7 +65,9 @@ def nightly(server: RunningServer, root: Path, title: str) -> RunRecord:
                       highlight=False)
 
     record = run_nightly(local_layout(root), NightlyOptions(dbt_vars={"as_of_date": as_of}),
-                         secrets=(server.token,), env=sandbox_env(server, root), on_step=show)
+                         secrets=(server.token,), env=sandbox_env(server, root),
+                         on_start=lambda name: console.print(f"  [dim]… {name} running[/]"),
+                         on_step=show)
     if record.status != OK:
         console.print(f"[bold red]The nightly failed:[/] {record.message}")
         console.print(f"Logs: {local_layout(root).run_dir(record.run_id)}")

@@ -1,0 +1,253 @@
+"""dbt benchmark: a full `dbt build` and an incremental one a simulated day later.
+
+    .venv/bin/python bench/dbt_bench.py --preset demo     # ~10k contacts: a few minutes
+    .venv/bin/python bench/dbt_bench.py --preset large    # 1M contacts, ~16M events: long
+
+Steps: generate the portal into `bench/.work/dbt-<preset>/` (once; kept for later runs), serve
+it, `hubseg extract` it into a fresh DuckDB warehouse (or, with `--raw-from-store`, write the
+portal straight into the raw schema with bench/raw_from_store.py: the same tables without the
+hours a 16M-event API extract takes), then time `dbt build` (models, seeds,
+unit and data tests: what the nightly job runs) as of the portal's date. Then the portal lives
+one day (`advance --days 1`), an incremental extract loads the changes, and a second
+`dbt build` runs incrementally. For each build: wall time, dbt's own execution time (the rest
+is start-up and parsing), CPU seconds and peak RSS of the dbt process (DuckDB runs inside it),
+and the slowest nodes. Goals: full build of `large` under 5 minutes on 2 cores; the incremental
+day under 25% of the full build. Results: `bench/results/dbt-<preset>.json` and the table
+`bench/results/dbt.md` (rebuilt from every `dbt-*.json`). No assertion on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.raw_from_store import load as load_raw  # noqa: E402
+from sandbox.portal.advance import advance  # noqa: E402
+from sandbox.server.process import RunningServer, start_server  # noqa: E402
+from tests.models.conftest import clean_env, portal_date  # noqa: E402
+
+WORK = ROOT / "bench" / ".work"
+RESULTS = ROOT / "bench" / "results"
+ANCHOR = "2026-11-01"
+BIN = Path(sys.executable).parent
+
+
+def ensure_portal(preset: str, seed: int) -> Path:
+    """A pristine portal per preset and seed, generated once; each run works on a copy."""
+    pristine = WORK / f"dbt-{preset}" / f"pristine-{seed}.sqlite"
+    if not pristine.exists():
+        pristine.parent.mkdir(parents=True, exist_ok=True)
+        print(f"generating the {preset} portal (seed {seed})…", flush=True)
+        subprocess.run([sys.executable, "-m", "hubseg", "sandbox", "generate", "--preset",
+                        preset, "--seed", str(seed), "--anchor", ANCHOR, "--store",
+                        str(pristine)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    store = pristine.with_name("portal.sqlite")
+    shutil.copyfile(pristine, store)
+    return store
+
+
+@dataclass(frozen=True)
+class Usage:
+    wall_s: float
+    cpu_s: float  # user + system: steadier than wall time on a shared machine
+    peak_rss_mb: float
+    returncode: int
+    output: str
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> Usage:
+    """Run `cmd` and measure it (rusage of this very child, from wait4)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Usage(time.monotonic() - started, usage.ru_utime + usage.ru_stime,
+                 usage.ru_maxrss / 1024, proc.returncode, output)
+
+
+class Run:
+    """One warehouse: load the portal into it and build it, recording every step."""
+
+    def __init__(self, root: Path, store: Path, server: RunningServer | None) -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        self.root, self.store, self.server = root, store, server
+        self.loads = 0
+        self.env = clean_env(HUBSEG_WAREHOUSE=str(root / "hubseg.duckdb"),
+                             HUBSEG_DLT_DIR=str(root / "dlt"),
+                             DBT_TARGET_PATH=str(root / "target"),
+                             DBT_LOG_PATH=str(root / "logs"))
+        if server is not None:
+            self.env.update(HUBSPOT_BASE_URL=server.base_url, HUBSPOT_ACCESS_TOKEN=server.token,
+                            HUBSPOT_TIER="unlimited", SOURCES__HUBSPOT__INDEX_LAG_SECONDS="0")
+
+    def load(self) -> dict[str, Any]:
+        """`hubseg extract`, or the direct raw load without a server."""
+        self.loads += 1
+        if self.server is None:
+            started = time.monotonic()
+            counts = load_raw(self.store, self.root / "hubseg.duckdb",
+                              load_id=f"{time.time():.6f}")
+            wall = time.monotonic() - started
+            print(f"  raw load: {wall:.1f} s — {counts}", flush=True)
+            return {"wall_s": round(wall, 1), "method": "raw_from_store", "rows": counts}
+        usage = timed([sys.executable, "-m", "hubseg", "extract", "--quiet"], self.env)
+        if usage.returncode:
+            raise SystemExit(f"extract failed:\n{usage.output[-3000:]}")
+        print(f"  extract: {usage.wall_s:.1f} s — {usage.output.strip()}", flush=True)
+        return {"wall_s": round(usage.wall_s, 1), "method": "hubseg extract",
+                "peak_rss_mb": round(usage.peak_rss_mb), "summary": usage.output.strip()}
+
+    def build(self, label: str) -> dict[str, Any]:
+        as_of = portal_date(self.store)
+        cmd = [str(BIN / "dbt"), "build", "--project-dir", str(ROOT), "--profiles-dir",
+               str(ROOT), "--vars", json.dumps({"as_of_date": as_of})]
+        load = os.getloadavg()[0]
+        usage = timed(cmd, self.env)
+        if usage.returncode:
+            raise SystemExit(f"dbt build failed:\n{usage.output[-5000:]}")
+        wall, rss = usage.wall_s, usage.peak_rss_mb
+        results = json.loads((self.root / "target" / "run_results.json").read_text())
+        nodes = results["results"]
+        by_type: dict[str, float] = {}
+        for node in nodes:
+            kind = node["unique_id"].split(".")[0]
+            by_type[kind] = by_type.get(kind, 0.0) + node["execution_time"]
+        slowest = sorted(nodes, key=lambda n: -n["execution_time"])[:8]
+        record = {
+            "as_of_date": as_of, "wall_s": round(wall, 1),
+            "execution_s": round(results["elapsed_time"], 1), "cpu_s": round(usage.cpu_s, 1),
+            "peak_rss_mb": round(rss), "nodes": len(nodes),
+            "node_seconds_by_type": {k: round(v, 1) for k, v in sorted(by_type.items())},
+            "slowest": [[n["unique_id"], round(n["execution_time"], 1)] for n in slowest],
+            "load_avg_1m_before": round(load, 2),
+        }
+        print(f"  {label} build: {wall:.1f} s wall ({record['execution_s']} s executing, "
+              f"{record['cpu_s']} s CPU), peak {rss:.0f} MB", flush=True)
+        return record
+
+
+def sizes(root: Path) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(str(root / "hubseg.duckdb"), read_only=True)
+    try:
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                for t in ("hubspot.contacts", "hubspot.email_events", "marts.dim_contacts",
+                          "marts.fct_email_sends", "marts.contact_segments",
+                          "marts.campaign_segment_performance")}
+    finally:
+        con.close()
+
+
+def two_days(warehouse: Run) -> tuple[dict[str, Any], ...]:
+    """Load and build; advance the portal a day; load and build again."""
+    print("full load", flush=True)
+    first_load = warehouse.load()
+    full = warehouse.build("full")
+    if warehouse.server is None:
+        advance(warehouse.store, days=1)
+    else:
+        warehouse.server.admin("POST", "advance", json={"days": 1}).raise_for_status()
+    print("one day later", flush=True)
+    second_load = warehouse.load()
+    return first_load, full, second_load, warehouse.build("incremental")
+
+
+def run(preset: str, seed: int, raw_from_store: bool) -> dict[str, Any]:
+    store = ensure_portal(preset, seed)
+    root = store.parent / "warehouse"
+    if raw_from_store:
+        warehouse = Run(root, store, None)
+        first_extract, full, second_extract, incremental = two_days(warehouse)
+    else:
+        with start_server(store) as server:
+            warehouse = Run(root, store, server)
+            first_extract, full, second_extract, incremental = two_days(warehouse)
+    record = {
+        "preset": preset, "seed": seed, "anchor": ANCHOR,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "rows": sizes(warehouse.root),
+        "load": {"full": first_extract, "incremental": second_extract},
+        "build": {"full": full, "incremental": incremental},
+        "incremental_share_of_full": round(incremental["wall_s"] / full["wall_s"], 3),
+    }
+    return record
+
+
+def markdown(records: list[dict[str, Any]]) -> str:
+    lines = [
+        "# dbt benchmark",
+        "",
+        "Produced by `bench/dbt_bench.py` (see its docstring); raw figures in "
+        "`dbt-<preset>.json`. `dbt build` = seeds, models, unit and data tests, as the nightly "
+        "job runs it. Wall time includes dbt's start-up and parsing; peak RSS is the dbt "
+        "process, DuckDB included. Goals: `large` full build < 300 s on 2 cores; the "
+        "incremental day < 25% of the full build. A load average above the CPU count means "
+        "other jobs shared the machine and inflated the times.",
+        "",
+        "| preset | build | wall s | executing s | CPU s | peak MB | nodes | load avg | "
+        "contacts | email events | raw load | date |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in records:
+        for kind in ("full", "incremental"):
+            b = r["build"][kind]
+            lines.append(
+                f"| {r['preset']} | {kind} | {b['wall_s']} | {b['execution_s']} | "
+                f"{b.get('cpu_s', '')} | {b['peak_rss_mb']} | {b['nodes']} | "
+                f"{b['load_avg_1m_before']} | {r['rows']['hubspot.contacts']:,} | "
+                f"{r['rows']['hubspot.email_events']:,} | "
+                f"{r.get('load', {}).get('full', {}).get('method', 'hubseg extract')} | "
+                f"{r['date']} ({r['machine']['cpus']} CPUs) |")
+    lines.append("")
+    for r in records:
+        full, inc = r["build"]["full"], r["build"]["incremental"]
+        lines += [f"## {r['preset']}", "",
+                  f"- incremental / full wall time: {r['incremental_share_of_full']:.0%}",
+                  f"- node seconds by type, full: {full['node_seconds_by_type']}",
+                  f"- node seconds by type, incremental: {inc['node_seconds_by_type']}",
+                  "- slowest nodes (full): " + ", ".join(
+                      f"{uid.split('.')[-1]} {s} s" for uid, s in full["slowest"]),
+                  ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="demo", choices=["small", "demo", "large"])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="keep the warehouse afterwards")
+    parser.add_argument("--raw-from-store", action="store_true",
+                        help="load the raw schema straight from the portal (no API extract)")
+    args = parser.parse_args()
+    record = run(args.preset, args.seed, args.raw_from_store)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"dbt-{args.preset}.json").write_text(json.dumps(record, indent=2) + "\n")
+    records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("dbt-*.json"))]
+    (RESULTS / "dbt.md").write_text(markdown(records) + "\n")
+    if not args.keep:
+        shutil.rmtree(WORK / f"dbt-{args.preset}" / "warehouse", ignore_errors=True)
+    print(json.dumps(record["build"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

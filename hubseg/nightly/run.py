@@ -1,0 +1,145 @@
+"""One nightly run: lock, extract → build → sync → publish, history, summary, exit code.
+
+Which steps run:
+- a step not selected (`--skip`/`--only`) is `skipped` and blocks nothing;
+- a failed extract blocks everything after it (building on a partial load could sync wrong
+  segments);
+- a failed build (a model or an error-severity test) blocks the sync and the publication:
+  nothing reaches HubSpot or BI, and yesterday's published file stays as it was;
+- a failed sync does not block the publication: the marts passed their tests, and the run
+  table tells BI what happened to the write-back.
+The exit code is that of the first failing step (see `steps.EXIT_*`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hubseg.nightly import history
+from hubseg.nightly.history import RunRecord, new_run_id, utc_now
+from hubseg.nightly.layout import Layout
+from hubseg.nightly.lock import nightly_lock
+from hubseg.nightly.publish import publish
+from hubseg.nightly.redact import Redactor
+from hubseg.nightly.steps import (
+    BLOCKED,
+    EXIT_OK,
+    EXIT_PUBLISH,
+    FAILED,
+    OK,
+    SKIPPED,
+    StepContext,
+    StepResult,
+    run_build_step,
+    run_extract_step,
+    run_sync_step,
+)
+
+STEPS = history.STEP_NAMES
+# What a failure of each step blocks.
+_BLOCKS: dict[str, tuple[str, ...]] = {
+    "extract": ("build", "sync", "publish"),
+    "build": ("sync", "publish"),
+    "sync": (),
+    "publish": (),
+}
+
+
+@dataclass
+class NightlyOptions:
+    steps: tuple[str, ...] = STEPS
+    dry_run: bool = False
+    full_refresh: bool = False
+    dbt_vars: dict[str, object] = field(default_factory=dict)
+
+
+def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, ...] = (),
+                env: dict[str, str] | None = None,
+                on_start: Callable[[str], None] = lambda _name: None,
+                on_step: Callable[[StepResult], None] = lambda _r: None) -> RunRecord:
+    """Run the nightly under its lock (raises `LockHeld` if another one runs).
+
+    `on_start(step name)` and `on_step(result)` let a terminal show progress: steps take
+    minutes on a real portal."""
+    record = RunRecord(new_run_id(), dry_run=options.dry_run)
+    with nightly_lock(layout.lock, record.run_id):
+        history.begin(layout.working, record)
+        ctx = StepContext(
+            run_id=record.run_id, layout=layout, redact=Redactor(secrets),
+            env=_child_env(layout, record.run_id, env), dry_run=options.dry_run,
+            full_refresh=options.full_refresh, dbt_vars=options.dbt_vars)
+        try:
+            _run_steps(record, ctx, options.steps, on_start, on_step)
+        finally:
+            _finish(record)
+            history.finish(layout.working, record)
+            history.write_summary(record, layout.last_run, layout.run_dir(record.run_id))
+    return record
+
+
+def _child_env(layout: Layout, run_id: str, env: dict[str, str] | None) -> dict[str, str]:
+    """Every step works on the working warehouse and knows the run id."""
+    return {**(env if env is not None else os.environ), "HUBSEG_WAREHOUSE": str(layout.working),
+            "HUBSEG_RUN_ID": run_id, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
+            "COLUMNS": "250"}  # steps print through rich: no wrapping of their summary lines
+
+
+def _run_steps(record: RunRecord, ctx: StepContext, selected: tuple[str, ...],
+               on_start: Callable[[str], None], on_step: Callable[[StepResult], None]) -> None:
+    blocked: set[str] = set()
+    for name in STEPS:
+        if name not in selected:
+            result = StepResult(name, SKIPPED, message="not selected")
+        elif name in blocked:
+            result = StepResult(name, BLOCKED, message="blocked by an earlier failure")
+        else:
+            on_start(name)
+            result = (_publish_step(record, ctx) if name == "publish"
+                      else _RUNNERS[name](ctx))
+        record.steps[name] = result
+        if result.status == FAILED:
+            blocked.update(_BLOCKS[name])
+        on_step(result)
+
+
+_RUNNERS: dict[str, Callable[[StepContext], StepResult]] = {
+    "extract": run_extract_step, "build": run_build_step, "sync": run_sync_step,
+}
+
+
+def _publish_step(record: RunRecord, ctx: StepContext) -> StepResult:
+    """Publish with this run's history row as it will end (publish `ok`), then swap it in."""
+    started = time.monotonic()
+    result = StepResult("publish", OK)
+    record.steps["publish"] = result
+    _finish(record)
+    try:
+        counts = publish(ctx.layout.working, ctx.layout.published, record)
+    except Exception as exc:  # the old published file is untouched: report and go on
+        result.status, result.exit_code = FAILED, EXIT_PUBLISH
+        result.message = ctx.redact(str(exc))
+    else:
+        result.metrics = {"tables_published": len(counts)}
+        result.message = f"{len(counts)} tables published to {ctx.layout.published}"
+    result.seconds = round(time.monotonic() - started, 2)
+    record.ended_at = None
+    return result
+
+
+def _finish(record: RunRecord) -> None:
+    """Overall status, exit code and message from the steps."""
+    failed = [step for step in record.steps.values() if step.status == FAILED]
+    record.ended_at = utc_now()
+    if failed:
+        record.status, record.exit_code = FAILED, failed[0].exit_code
+        record.message = f"{failed[0].name}: {failed[0].message}"
+    elif len(record.steps) < len(STEPS):
+        record.status, record.exit_code = "interrupted", 1
+        record.message = "the run stopped before all steps ran"
+    else:
+        record.status, record.exit_code = OK, EXIT_OK
+        record.message = "; ".join(f"{s.name}: {s.message}" for s in record.steps.values()
+                                   if s.status == OK)

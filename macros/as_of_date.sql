@@ -1,0 +1,26 @@
+{#
+    The date every "as of" computation uses: var `as_of_date` (YYYY-MM-DD), or
+    the UTC date the run started, so all models of one run agree even when the
+    run crosses midnight.
+#}
+{% macro as_of_date_text() -%}
+    {%- set configured = var('as_of_date', '') -%}
+    {%- if configured in (none, '') -%}
+        {{ return(run_started_at.strftime('%Y-%m-%d')) }}
+    {%- endif -%}
+    {%- set configured = configured | string -%}
+    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', configured) -%}
+        {{ exceptions.raise_compiler_error(
+            "var as_of_date must be YYYY-MM-DD, got '" ~ configured ~ "'") }}
+    {%- endif -%}
+    {{ return(configured) }}
+{%- endmacro %}
+
+{% macro as_of_date() -%}
+    cast('{{ as_of_date_text() }}' as date)
+{%- endmacro %}
+
+{# The first moment after the as-of date: events strictly before it count. #}
+{% macro as_of_end() -%}
+    {{ dbt.dateadd('day', 1, 'cast(' ~ as_of_date() ~ ' as timestamp)') }}
+{%- endmacro %}

@@ -1,0 +1,114 @@
+{#
+    Segments are declared once, in the `meta.segments` list of the `segments`
+    model (models/marts/segments/_segments__models.yml). These macros read that
+    list from dbt's graph and turn it into SQL; adding a segment is adding an
+    entry there, nothing else.
+
+    Entry fields: key (slug, unique), label, description, rule (a SQL boolean
+    condition over the columns of dim_contacts), and optionally priority
+    (lower wins when choosing a contact's primary segment; default 1000) and
+    category (default 'custom').
+#}
+
+{% macro segment_definitions() %}
+    {#- The graph is only filled at execution; parsing sees no segments. -#}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.segments') -%}
+    {%- if node is none -%}
+        {{ exceptions.raise_compiler_error("model `segments` not found") }}
+    {%- endif -%}
+    {%- set declared = node.config.meta.get('segments', []) -%}
+    {%- set definitions = [] -%}
+    {%- set seen = [] -%}
+    {%- for entry in declared -%}
+        {%- set key = entry.get('key') | string -%}
+        {%- if not modules.re.match('^[a-z][a-z0-9_]{0,62}$', key) -%}
+            {{ exceptions.raise_compiler_error(
+                "segment key '" ~ key ~ "' must be a slug: lower-case "
+                ~ "letters, digits and underscores, starting with a letter") }}
+        {%- endif -%}
+        {%- if key in seen -%}
+            {{ exceptions.raise_compiler_error(
+                "segment key '" ~ key ~ "' is declared twice") }}
+        {%- endif -%}
+        {%- for field in ['label', 'description', 'rule'] -%}
+            {%- if not entry.get(field) -%}
+                {{ exceptions.raise_compiler_error(
+                    "segment '" ~ key ~ "' has no " ~ field) }}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- do seen.append(key) -%}
+        {%- do definitions.append({
+            'key': key,
+            'label': entry['label'] | string,
+            'description': entry['description'] | string | trim,
+            'category': entry.get('category', 'custom') | string,
+            'priority': entry.get('priority', 1000) | int,
+            'rule': entry['rule'] | string | trim,
+        }) -%}
+    {%- endfor -%}
+    {{ return(definitions) }}
+{% endmacro %}
+
+{# A SQL string literal, quotes escaped. #}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+{#
+    The declared segments as rows: key, label, description, category,
+    priority, rule (one `select` per segment, unioned).
+#}
+{% macro segment_definitions_sql() %}
+    {%- set definitions = segment_definitions() -%}
+    {%- for segment in definitions %}
+    select
+        cast({{ sql_string(segment.key) }} as {{ dbt.type_string() }})
+            as segment_key,
+        cast({{ sql_string(segment.label) }} as {{ dbt.type_string() }})
+            as segment_label,
+        cast({{ sql_string(segment.description) }} as {{ dbt.type_string() }})
+            as segment_description,
+        cast({{ sql_string(segment.category) }} as {{ dbt.type_string() }})
+            as segment_category,
+        cast({{ sql_string(segment.rule) }} as {{ dbt.type_string() }})
+            as segment_rule,
+        cast({{ segment.priority }} as integer) as segment_priority
+    {% if not loop.last %}union all{% endif %}
+    {%- else %}
+    {#- No segment declared: an empty, typed relation. #}
+    select
+        cast(null as {{ dbt.type_string() }}) as segment_key,
+        cast(null as {{ dbt.type_string() }}) as segment_label,
+        cast(null as {{ dbt.type_string() }}) as segment_description,
+        cast(null as {{ dbt.type_string() }}) as segment_category,
+        cast(null as {{ dbt.type_string() }}) as segment_rule,
+        cast(null as integer) as segment_priority
+    where 1 = 0
+    {%- endfor %}
+{% endmacro %}
+
+{#
+    Every (contact, segment) pair whose rule is true, from the relation
+    `contacts` (a CTE over dim_contacts). One scan per segment; a rule is
+    wrapped in parentheses so `or` inside it cannot leak.
+#}
+{% macro segment_members_sql(contacts) %}
+    {%- set definitions = segment_definitions() -%}
+    {%- for segment in definitions %}
+    select
+        {{ contacts }}.contact_id,
+        cast({{ sql_string(segment.key) }} as {{ dbt.type_string() }})
+            as segment_key
+    from {{ contacts }}
+    where ({{ segment.rule }})
+    {% if not loop.last %}union all{% endif %}
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as segment_key
+    where 1 = 0
+    {%- endfor %}
+{% endmacro %}

@@ -1,0 +1,54 @@
+{#
+    Timestamps in the warehouse are UTC, without a time zone
+    (`timestamp`), whatever the source gave. HubSpot sends ISO-8601 text with
+    a `Z` (v3 CRM), epoch milliseconds (email events v1), and dlt may store
+    parsed values as `timestamp with time zone`.
+#}
+
+{# ISO-8601 text ('2025-03-15T21:52:35.138Z' or '2025-03-15') → timestamp. #}
+{% macro text_to_timestamp(expression) -%}
+    {{ return(adapter.dispatch('text_to_timestamp', 'hubseg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__text_to_timestamp(expression) -%}
+    cast(
+        cast({{ clean_text(expression) }} as {{ dbt.type_timestamp() }} with time zone)
+        at time zone 'UTC' as {{ dbt.type_timestamp() }}
+    )
+{%- endmacro %}
+
+{% macro duckdb__text_to_timestamp(expression) -%}
+    cast(
+        timezone('UTC', cast({{ clean_text(expression) }} as timestamptz))
+        as timestamp
+    )
+{%- endmacro %}
+
+{# `timestamp with time zone` (or naive UTC) → naive UTC timestamp. #}
+{% macro to_utc_timestamp(expression) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'hubseg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__to_utc_timestamp(expression) -%}
+    cast({{ expression }} at time zone 'UTC' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro duckdb__to_utc_timestamp(expression) -%}
+    cast(timezone('UTC', {{ expression }}) as timestamp)
+{%- endmacro %}
+
+{# Epoch milliseconds (integer) → timestamp. #}
+{% macro epoch_ms_to_timestamp(expression) -%}
+    {{ return(adapter.dispatch('epoch_ms_to_timestamp', 'hubseg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__epoch_ms_to_timestamp(expression) -%}
+    cast(
+        to_timestamp(cast({{ expression }} as bigint) / 1000.0) at time zone 'UTC'
+        as {{ dbt.type_timestamp() }}
+    )
+{%- endmacro %}
+
+{% macro duckdb__epoch_ms_to_timestamp(expression) -%}
+    epoch_ms(cast({{ expression }} as bigint))
+{%- endmacro %}

@@ -1,0 +1,108 @@
+{#
+    One row per message sent: a SENT event and everything that happened to it
+    (events linked through `sentBy`). Rules:
+    - delivered: a DELIVERED event; bounced: a BOUNCE event, hard when its
+      category is hard in seed bounce_categories (else soft); a deferral only
+      delays, so a bounce after a deferral is a bounce.
+    - opened, clicked, unsubscribed, spam-reported count only on delivered
+      messages (an open without a delivery is a tracking artefact); a click
+      implies an open, as in HubSpot (images may be blocked).
+    - bot events are excluded (var include_filtered_events).
+    - contact_id: the contact owning the recipient address
+      (int_contacts_resolved.is_email_owner); null for non-contacts.
+#}
+
+with
+
+sent_events as (
+
+    select
+        event_id as send_id,
+        campaign_id,
+        recipient_email,
+        event_at as sent_at
+    from {{ ref('fct_email_events') }}
+    where event_type = 'SENT'
+
+),
+
+send_events as (
+
+    select * from {{ ref('int_email_events_pivoted_to_sends') }}
+
+),
+
+email_owners as (
+
+    select
+        contact_id,
+        email
+    from {{ ref('int_contacts_resolved') }}
+    where is_email_owner
+
+),
+
+sends_joined as (
+
+    select
+        sent_events.send_id,
+        sent_events.campaign_id,
+        email_owners.contact_id,
+        sent_events.recipient_email,
+        coalesce(send_events.open_event_count, 0) as open_count,
+        coalesce(send_events.click_event_count, 0) as click_count,
+        coalesce(send_events.deferred_event_count, 0) as deferral_count,
+        coalesce(send_events.delivered_event_count, 0) > 0 as is_delivered,
+        coalesce(send_events.bounce_event_count, 0) > 0 as is_bounced,
+        coalesce(send_events.hard_bounce_event_count, 0) > 0 as is_hard_bounced,
+        coalesce(send_events.dropped_event_count, 0) > 0 as is_dropped,
+        coalesce(send_events.open_event_count, 0) > 0 as has_open_event,
+        coalesce(send_events.click_event_count, 0) > 0 as has_click_event,
+        coalesce(send_events.unsubscribe_event_count, 0) > 0
+            as has_unsubscribe_event,
+        coalesce(send_events.spamreport_event_count, 0) > 0
+            as has_spam_report_event,
+        sent_events.sent_at,
+        send_events.delivered_at,
+        send_events.first_open_event_at,
+        send_events.first_clicked_at
+    from sent_events
+    left join send_events
+        on sent_events.send_id = send_events.sent_by_event_id
+    left join email_owners
+        on sent_events.recipient_email = email_owners.email
+
+),
+
+final as (
+
+    select
+        send_id,
+        campaign_id,
+        contact_id,
+        recipient_email,
+        open_count,
+        click_count,
+        deferral_count,
+        is_delivered,
+        is_bounced,
+        is_hard_bounced,
+        is_bounced and not is_hard_bounced as is_soft_bounced,
+        is_dropped,
+        is_delivered and (has_open_event or has_click_event) as is_opened,
+        is_delivered and has_click_event as is_clicked,
+        is_delivered and has_unsubscribe_event as is_unsubscribed,
+        is_delivered and has_spam_report_event as is_spam_reported,
+        sent_at,
+        delivered_at,
+        case
+            when is_delivered and (has_open_event or has_click_event)
+                then {{ least_not_null(
+                    'first_open_event_at', 'first_clicked_at') }}
+        end as first_opened_at,
+        case when is_delivered then first_clicked_at end as first_clicked_at
+    from sends_joined
+
+)
+
+select * from final

@@ -1,0 +1,189 @@
+{#
+    Campaign × segment: the campaign metrics (same definitions as
+    campaign_performance) over the messages whose recipient was in the
+    segment when the message was sent, read from segment_membership_history.
+    For campaigns first sent before the history begins, current membership
+    (contact_segments) stands in; `membership_basis` says which was used
+    ('history' or 'current'). Messages to non-contacts belong to no segment.
+#}
+
+with
+
+sends as (
+
+    select * from {{ ref('fct_email_sends') }}
+    where contact_id is not null
+
+),
+
+history as (
+
+    select
+        contact_id,
+        segment_key,
+        valid_from,
+        valid_to
+    from {{ ref('segment_membership_history') }}
+
+),
+
+current_members as (
+
+    select
+        contact_id,
+        segment_key
+    from {{ ref('contact_segments') }}
+
+),
+
+conversions as (
+
+    select distinct
+        campaign_id,
+        contact_id,
+        deal_id,
+        amount
+    from {{ ref('int_campaign_clicks_joined_to_won_deals') }}
+
+),
+
+history_start as (
+
+    select min(valid_from) as history_started_on from history
+
+),
+
+campaign_bases as (
+
+    select
+        sends.campaign_id,
+        case
+            when
+                min(cast(sends.sent_at as date))
+                >= min(history_start.history_started_on)
+                then 'history'
+            else 'current'
+        end as membership_basis
+    from sends
+    cross join history_start
+    group by 1
+
+),
+
+sends_with_basis as (
+
+    select
+        sends.*,
+        campaign_bases.membership_basis
+    from sends
+    inner join campaign_bases
+        on sends.campaign_id = campaign_bases.campaign_id
+
+),
+
+sends_in_segments_then as (
+
+    select
+        sends_with_basis.*,
+        history.segment_key
+    from sends_with_basis
+    inner join history
+        on
+            sends_with_basis.contact_id = history.contact_id
+            and history.valid_from <= cast(sends_with_basis.sent_at as date)
+            and (
+                history.valid_to is null
+                or cast(sends_with_basis.sent_at as date) < history.valid_to
+            )
+    where sends_with_basis.membership_basis = 'history'
+
+),
+
+sends_in_segments_now as (
+
+    select
+        sends_with_basis.*,
+        current_members.segment_key
+    from sends_with_basis
+    inner join current_members
+        on sends_with_basis.contact_id = current_members.contact_id
+    where sends_with_basis.membership_basis = 'current'
+
+),
+
+sends_in_segments as (
+
+    select * from sends_in_segments_then
+    union all
+    select * from sends_in_segments_now
+
+),
+
+send_counts as (
+
+    select
+        sends_in_segments.campaign_id,
+        sends_in_segments.segment_key,
+        sends_in_segments.membership_basis,
+        {{ email_send_counts('sends_in_segments') }}
+    from sends_in_segments
+    group by 1, 2, 3
+
+),
+
+segment_conversions as (
+
+    select distinct
+        sends_in_segments.campaign_id,
+        sends_in_segments.segment_key,
+        conversions.deal_id,
+        conversions.amount
+    from conversions
+    inner join sends_in_segments
+        on
+            conversions.campaign_id = sends_in_segments.campaign_id
+            and conversions.contact_id = sends_in_segments.contact_id
+
+),
+
+conversion_counts as (
+
+    select
+        campaign_id,
+        segment_key,
+        count(*) as conversions,
+        cast(sum(coalesce(amount, 0)) as numeric(18, 2))
+            as influenced_revenue
+    from segment_conversions
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(['send_counts.campaign_id', "':'",
+                       'send_counts.segment_key']) }}
+            as campaign_segment_id,
+        send_counts.campaign_id,
+        send_counts.segment_key,
+        send_counts.membership_basis,
+        {%- for column in email_send_count_columns() %}
+        send_counts.{{ column }},
+        {%- endfor %}
+        coalesce(conversion_counts.conversions, 0) as conversions,
+        cast(
+            coalesce(conversion_counts.influenced_revenue, 0) as numeric(18, 2)
+        ) as influenced_revenue,
+        {{ email_send_rates() }},
+        send_counts.first_sent_at,
+        send_counts.last_sent_at
+    from send_counts
+    left join conversion_counts
+        on
+            send_counts.campaign_id = conversion_counts.campaign_id
+            and send_counts.segment_key = conversion_counts.segment_key
+
+)
+
+select * from final

@@ -1,0 +1,182 @@
+{#
+    Who entered and left each segment when: one row per membership interval
+    [valid_from, valid_to) in days; valid_to is null while it lasts. Each run
+    records the memberships of contact_segments for the as-of date:
+    - a member not in an open interval enters (new interval from the as-of
+      date);
+    - an open interval whose contact is no longer a member closes at the
+      as-of date;
+    - rerunning the same date redoes that date's decisions (intervals opened
+      by the earlier run and no longer true are removed by the post-hook).
+    The history starts with the first run and cannot be recomputed from the
+    warehouse (HubSpot keeps only current property values), so
+    `--full-refresh` keeps it unless var rebuild_segment_history is true.
+    The as-of date must not move backwards.
+#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='membership_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        full_refresh=var('rebuild_segment_history'),
+        post_hook=(
+            "delete from {{ this }} where valid_to = valid_from"
+        ),
+    )
+}}
+
+{%- if is_incremental() and execute -%}
+    {%- set recorded_until = run_query(
+        'select max(valid_from) from ' ~ this).columns[0].values()[0] -%}
+    {%- set as_of = as_of_date_text() -%}
+    {%- if recorded_until is not none and (recorded_until | string) > as_of -%}
+        {{ exceptions.raise_compiler_error(
+            'segment_membership_history is recorded up to ' ~ recorded_until
+            ~ '; as_of_date ' ~ as_of ~ ' goes back in time. Rebuild it with '
+            ~ "--full-refresh --vars '{rebuild_segment_history: true}'") }}
+    {%- endif -%}
+{%- endif %}
+
+with
+
+current_members as (
+
+    select
+        contact_id,
+        segment_key
+    from {{ ref('contact_segments') }}
+
+),
+
+{% if is_incremental() %}
+
+recorded_before as (
+
+    {#- Intervals that were open on the day before the as-of date. #}
+    select
+        membership_id,
+        contact_id,
+        segment_key,
+        valid_from
+    from {{ this }}
+    where
+        valid_from < {{ as_of_date() }}
+        and (valid_to is null or valid_to >= {{ as_of_date() }})
+
+),
+
+recorded_today as (
+
+    select
+        membership_id,
+        contact_id,
+        segment_key,
+        valid_from
+    from {{ this }}
+    where valid_from = {{ as_of_date() }}
+
+),
+
+{% else %}
+
+recorded_before as (
+
+    select
+        cast(null as {{ dbt.type_string() }}) as membership_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as segment_key,
+        cast(null as date) as valid_from
+    where 1 = 0
+
+),
+
+recorded_today as (
+
+    select * from recorded_before
+
+),
+
+{% endif %}
+
+continuing_or_left as (
+
+    select
+        recorded_before.membership_id,
+        recorded_before.contact_id,
+        recorded_before.segment_key,
+        recorded_before.valid_from,
+        case
+            when current_members.contact_id is null then {{ as_of_date() }}
+        end as valid_to
+    from recorded_before
+    left join current_members
+        on
+            recorded_before.contact_id = current_members.contact_id
+            and recorded_before.segment_key = current_members.segment_key
+
+),
+
+entered as (
+
+    select
+        {{ dbt.concat([
+            'current_members.contact_id', "':'",
+            'current_members.segment_key', "':'",
+            "cast(" ~ as_of_date() ~ " as " ~ dbt.type_string() ~ ")",
+        ]) }} as membership_id,
+        current_members.contact_id,
+        current_members.segment_key,
+        {{ as_of_date() }} as valid_from,
+        cast(null as date) as valid_to
+    from current_members
+    left join recorded_before
+        on
+            current_members.contact_id = recorded_before.contact_id
+            and current_members.segment_key = recorded_before.segment_key
+    where recorded_before.contact_id is null
+
+),
+
+retracted as (
+
+    {#- Opened earlier today, no longer true: emitted empty, then deleted. #}
+    select
+        recorded_today.membership_id,
+        recorded_today.contact_id,
+        recorded_today.segment_key,
+        recorded_today.valid_from,
+        recorded_today.valid_from as valid_to
+    from recorded_today
+    left join current_members
+        on
+            recorded_today.contact_id = current_members.contact_id
+            and recorded_today.segment_key = current_members.segment_key
+    where current_members.contact_id is null
+
+),
+
+intervals as (
+
+    select * from continuing_or_left
+    union all
+    select * from entered
+    union all
+    select * from retracted
+
+),
+
+final as (
+
+    select
+        membership_id,
+        contact_id,
+        segment_key,
+        valid_to is null as is_current,
+        valid_from,
+        valid_to
+    from intervals
+
+)
+
+select * from final

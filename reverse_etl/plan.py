@@ -1,0 +1,201 @@
+"""What a run has to write: the sync model diffed against what HubSpot last accepted.
+
+1. `load_candidates`: one SQL join of the sync model with `reverse_etl.contact_state` returns
+   only the contacts that may need work: values that differ from the last accepted ones,
+   contacts the sync has never seen, and writes an interrupted run left `in_flight`.
+2. `observe`: contacts never seen, and `in_flight` ones, are read from HubSpot first (batch
+   read, 100 per call). What HubSpot holds becomes their baseline, so
+   - the first run against a portal that already holds values writes only the differences
+     (no blind overwrite storm), and a lost or deleted state heals itself the same way;
+   - a batch HubSpot accepted just before the run was killed is found applied and recorded
+     as `confirmed`, not sent again.
+3. `make_plan`: the changes to send, in contact-id order, minus
+   - parked contacts (dead-lettered, or deleted in HubSpot) whose wanted value is the one
+     that was refused: they come back when their value changes;
+   - rows naming a segment key that is not an option (refused before sending, with the key).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import duckdb
+
+from reverse_etl.state import PARKED, ChangeLog, Outcome, StateRow, Status
+from reverse_etl.values import EMPTY, OwnedValues
+
+NOT_FOUND_ERROR = "HubSpot returned no such contact when read (deleted, or merged into another)"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A model row that may need work, with what the state knows about it."""
+
+    contact_id: str
+    desired: OwnedValues
+    accepted: OwnedValues | None  # None: the sync has never seen this contact
+    status: Status | None
+    pending: OwnedValues | None
+    attempts: int
+
+    @property
+    def needs_read(self) -> bool:
+        return self.accepted is None or self.status == Status.IN_FLIGHT
+
+
+def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
+                    forget_segments: bool = False, forget_primary: bool = False
+                    ) -> list[Candidate]:
+    """Model rows that differ from the state, are unknown to it, or are in flight.
+
+    `forget_*`: the property does not exist in HubSpot, so it holds nothing, whatever the state
+    remembers (a dry run cannot rewrite the state, so this is applied in the query).
+    """
+    accepted_segments = "''" if forget_segments else "s.accepted_segments"
+    accepted_primary = "''" if forget_primary else "s.accepted_primary"
+    rows = con.execute(f"""
+        with model as (
+            select cast(contact_id as varchar) as contact_id,
+                   coalesce(segment_keys, '') as segments,
+                   coalesce(primary_segment_key, '') as primary_segment
+            from {model}
+            where contact_id is not null
+        )
+        select m.contact_id, m.segments, m.primary_segment,
+               case when s.contact_id is not null then {accepted_segments} end,
+               case when s.contact_id is not null then {accepted_primary} end,
+               s.status, s.pending_segments, s.pending_primary, coalesce(s.attempts, 0)
+        from model as m
+        left join {state} as s on s.contact_id = m.contact_id
+        where s.contact_id is null
+           or s.status = '{Status.IN_FLIGHT}'
+           or m.segments is distinct from {accepted_segments}
+           or m.primary_segment is distinct from {accepted_primary}
+    """).fetchall()
+    return [Candidate(
+        contact_id=cid,
+        desired=OwnedValues.of(segments, primary),
+        accepted=None if acc_segments is None else OwnedValues(acc_segments, acc_primary),
+        status=Status(status) if status else None,
+        pending=None if pend_segments is None else OwnedValues(pend_segments, pend_primary),
+        attempts=int(attempts),
+    ) for (cid, segments, primary, acc_segments, acc_primary, status, pend_segments,
+           pend_primary, attempts) in rows]
+
+
+@dataclass
+class Observation:
+    """What reading some candidates from HubSpot taught: new candidates and what to record."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    state_rows: list[StateRow] = field(default_factory=list)
+    confirmed: list[ChangeLog] = field(default_factory=list)
+
+
+def observe(candidates: Sequence[Candidate], current: Mapping[str, OwnedValues | None]
+            ) -> Observation:
+    """Take HubSpot's current values (None: no such contact) as the candidates' baseline."""
+    out = Observation()
+    for c in candidates:
+        value = current.get(c.contact_id)
+        if value is None:
+            row = StateRow(c.contact_id, c.accepted or EMPTY, Status.DELETED, c.desired,
+                           c.attempts, NOT_FOUND_ERROR)
+        else:
+            row = StateRow(c.contact_id, value, Status.SYNCED, None, c.attempts)
+            if c.status == Status.IN_FLIGHT and c.pending == value:
+                out.confirmed.append(ChangeLog(c.contact_id, c.accepted or EMPTY, value,
+                                               Outcome.CONFIRMED))
+        out.state_rows.append(row)
+        out.candidates.append(replace(c, accepted=row.accepted, status=row.status,
+                                      pending=row.pending))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One contact to write: HubSpot holds `old`, the model wants `new`."""
+
+    contact_id: str
+    old: OwnedValues
+    new: OwnedValues
+    attempts: int  # failed sends so far
+
+    @property
+    def clears(self) -> bool:
+        return bool(self.old.segments) and not self.new.segments
+
+
+@dataclass
+class Plan:
+    model_rows: int
+    changes: list[Change]
+    invalid: list[tuple[Change, str]]  # (change, why it cannot be sent)
+    parked: int
+
+    @property
+    def changing(self) -> int:
+        """Contacts whose values would change (including those refused before sending)."""
+        return len(self.changes) + len(self.invalid)
+
+    @property
+    def clears(self) -> int:
+        """Contacts that would lose every segment (both properties cleared with `""`)."""
+        return sum(c.clears for c in self.changes) + sum(c.clears for c, _ in self.invalid)
+
+    @cached_property
+    def movements(self) -> dict[str, tuple[int, int]]:
+        """Per segment key: (contacts entering, contacts leaving), for the changes sent."""
+        enters: Counter[str] = Counter()
+        leaves: Counter[str] = Counter()
+        for c in self.changes:
+            enters.update(c.new.keys - c.old.keys)
+            leaves.update(c.old.keys - c.new.keys)
+        return {k: (enters[k], leaves[k]) for k in sorted(enters.keys() | leaves.keys())}
+
+    def batches(self, size: int) -> list[list[Change]]:
+        return [self.changes[i:i + size] for i in range(0, len(self.changes), size)]
+
+    def write_calls(self, size: int) -> int:
+        """Batch updates needed when HubSpot refuses nothing: ⌈changes ÷ batch size⌉."""
+        return math.ceil(len(self.changes) / size)
+
+
+def _id_order(contact_id: str) -> tuple[int, str]:
+    return (len(contact_id), contact_id)  # numeric ids in numeric order
+
+
+def unknown_keys(values: OwnedValues, options: frozenset[str]) -> list[str]:
+    keys = set(values.keys) | ({values.primary} if values.primary else set())
+    return sorted(keys - options)
+
+
+def make_plan(model_rows: int, candidates: Sequence[Candidate], options: frozenset[str],
+              segments_model: str) -> Plan:
+    """The changes to send; every candidate must have been observed (`accepted` known)."""
+    changes: list[Change] = []
+    invalid: list[tuple[Change, str]] = []
+    parked = 0
+    for c in sorted(candidates, key=lambda c: _id_order(c.contact_id)):
+        assert c.accepted is not None, "observe() unknown contacts before planning"
+        if c.desired == c.accepted:
+            continue
+        if c.status in PARKED and c.pending == c.desired:
+            parked += 1
+            continue
+        # A parked contact whose wanted value changed starts a fresh series of attempts.
+        attempts = 0 if c.status in PARKED else c.attempts
+        change = Change(c.contact_id, c.accepted, c.desired, attempts)
+        unknown = unknown_keys(c.desired, options)
+        if unknown:
+            invalid.append((change, (
+                f"segment key {', '.join(map(repr, unknown))} is not declared in "
+                f"{segments_model}, so it is no option of the HubSpot properties; fix the "
+                "sync model or the segment YAML and run `dbt build`")))
+        else:
+            changes.append(change)
+    return Plan(model_rows, changes, invalid, parked)

@@ -1,0 +1,342 @@
+"""One `hubseg sync` run: inspect properties, plan, guard, write options, send, record.
+
+Order matters, and is what makes the run safe:
+
+1. read the owned property definitions (2 GETs) and the sync model's profile;
+2. plan (`plan.py`): diff the model against the state, reading from HubSpot only the contacts
+   the state does not know and the writes an interrupted run left in flight;
+3. guardrails (`guardrails.py`): abort before the first write — options included;
+4. create the group and properties if missing, bring their options in step with the mart;
+5. send batches of ≤ 100, `parallel_batches` at a time: each batch is committed to the state
+   as `in_flight` before it is sent and settled (accepted / refused / not found) right after,
+   so a run killed anywhere loses nothing and resends nothing HubSpot accepted;
+6. judge the refused share, and close the run's row in `reverse_etl.sync_runs`.
+
+A dry run does 1–3 (reads only; the warehouse is opened read-only) and reports the plan.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from time import monotonic
+from typing import TypeVar
+
+import duckdb
+
+from hubseg.api import DailyLimitReached, HubSpotClient
+from hubseg.config import HubsegConfig, require_token
+from reverse_etl import warehouse
+from reverse_etl.contacts_api import ContactsApi
+from reverse_etl.guardrails import (
+    Violation,
+    abort_message,
+    after_sending,
+    before_sending,
+    blocking,
+)
+from reverse_etl.owned_properties import OwnedProperties, PropertyChanges
+from reverse_etl.plan import Candidate, Change, Plan, load_candidates, make_plan, observe
+from reverse_etl.sender import RowOutcome, RowResult, Sender
+from reverse_etl.state import (
+    ChangeLog,
+    Outcome,
+    RunRecord,
+    RunStatus,
+    StateRow,
+    Status,
+    SyncState,
+    utc_now,
+)
+from reverse_etl.values import OwnedNames, OwnedValues
+from reverse_etl.warehouse import ModelProfile, SegmentDefinition
+
+ProgressFn = Callable[[str, int], None]  # (phase, rows just done), like the extractor's
+WRITE_RESOURCE = "sync: batch update"
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+@dataclass
+class SyncReport:
+    """What a run did (or a dry run would do), for the terminal and the exit code."""
+
+    run: RunRecord
+    dry_run: bool
+    batch_size: int
+    sample_rows: int = 5
+    property_changes: PropertyChanges | None = None
+    plan: Plan | None = None
+    violations: list[Violation] = field(default_factory=list)  # every rule broken
+    blocked: list[Violation] = field(default_factory=list)  # those that stopped the run
+    rejected: Violation | None = None
+    stopped_by: DailyLimitReached | None = None
+    contacts_read: int = 0
+    left_model: int = 0
+    duration_s: float = 0.0
+    calls: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    # Wall seconds per phase: "diff" (warehouse query and plan), "read" (HubSpot reads of
+    # contacts new to the sync), "send" (batch updates with their state commits).
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def write_calls(self) -> int:
+        return self.calls.get(WRITE_RESOURCE, 0)
+
+
+def new_run_id() -> str:
+    return f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def pipelined(jobs: Iterable[Job], work: Callable[[Job], Result],
+              settle: Callable[[Job, Result], None], *, width: int,
+              before: Callable[[Job], None] | None = None) -> None:
+    """Run `work` in up to `width` threads; `before` and `settle` run in this thread.
+
+    Only this thread touches the warehouse. On a failure no new job starts; jobs already in
+    flight finish and are settled, then the first failure is raised. A job whose `work`
+    failed is never settled (its `before` mark stays, for the next run to resolve).
+    """
+    pending = iter(jobs)
+    in_flight: dict[Future[Result], Job] = {}
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="hubseg-sync") as pool:
+        while True:
+            while failure is None and len(in_flight) < width:
+                job = next(pending, None)
+                if job is None:
+                    break
+                if before is not None:
+                    before(job)
+                in_flight[pool.submit(work, job)] = job
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = in_flight.pop(future)
+                error = future.exception()
+                if error is not None:
+                    failure = failure or error
+                else:
+                    settle(job, future.result())
+    if failure is not None:
+        raise failure
+
+
+def settle_change(change: Change, result: RowResult, max_attempts: int
+                  ) -> tuple[StateRow, ChangeLog]:
+    """The state row and log entry for a change after HubSpot's (or the plan's) verdict."""
+    cid, old, new = change.contact_id, change.old, change.new
+    if result.outcome == RowOutcome.ACCEPTED:
+        return (StateRow(cid, new, Status.SYNCED),
+                ChangeLog(cid, old, new, Outcome.ACCEPTED))
+    if result.outcome == RowOutcome.NOT_FOUND:
+        return (StateRow(cid, old, Status.DELETED, new, change.attempts, result.error),
+                ChangeLog(cid, old, new, Outcome.DELETED, result.error))
+    attempts = change.attempts + 1
+    dead = attempts >= max_attempts
+    return (StateRow(cid, old, Status.DEAD_LETTER if dead else Status.FAILED, new, attempts,
+                     result.error),
+            ChangeLog(cid, old, new, Outcome.DEAD_LETTERED if dead else Outcome.FAILED,
+                      result.error))
+
+
+def in_flight_row(change: Change) -> StateRow:
+    return StateRow(change.contact_id, change.old, Status.IN_FLIGHT, change.new,
+                    change.attempts)
+
+
+class SyncRun:
+    """One run against one warehouse connection and one HubSpot client."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, client: HubSpotClient,
+                 config: HubsegConfig, *, dry_run: bool, force: bool,
+                 progress: ProgressFn | None) -> None:
+        self.con = con
+        self.client = client
+        self.settings = config.sync
+        self.names = OwnedNames.from_settings(self.settings)
+        self.state = SyncState(con)
+        self.api = ContactsApi(client, self.names)
+        self.properties = OwnedProperties(client, self.names)
+        self.dry_run = dry_run
+        self.force = force
+        self.progress = progress or (lambda phase, rows: None)
+        self.run = RunRecord(new_run_id(), utc_now(), force)
+        self.report = SyncReport(self.run, dry_run, self.settings.batch_size,
+                                 self.settings.sample_rows)
+
+    # -- the run --------------------------------------------------------------------------------
+    def execute(self) -> SyncReport:
+        started = monotonic()
+        profile = warehouse.model_profile(self.con, self.settings.sync_model)
+        definitions = warehouse.segment_definitions(self.con, self.settings.segments_model)
+        if not self.dry_run:
+            self.state.ensure()
+            self.state.close_interrupted_runs()
+            self.state.save_run(self.run)
+        try:
+            self._execute(profile, definitions)
+        except DailyLimitReached as exc:  # a clean stop: what was accepted is recorded
+            self.run.status = RunStatus.STOPPED_DAILY_LIMIT
+            self.report.stopped_by = exc
+        except KeyboardInterrupt:
+            self.run.status = RunStatus.INTERRUPTED
+            raise
+        except BaseException as exc:
+            self.run.status = RunStatus.FAILED
+            self.run.abort_reason = str(exc)
+            raise
+        finally:
+            self._close(started)
+        return self.report
+
+    def _execute(self, profile: ModelProfile, definitions: list[SegmentDefinition]) -> None:
+        self.run.model_rows = profile.rows
+        changes = self.properties.inspect(definitions)
+        self.report.property_changes = changes
+        plan = self._plan(profile, definitions, changes)
+        previous = self.state.previous_run()
+        self.run.first_run = previous is None or self.names.segments in changes.missing
+        self.report.violations = before_sending(profile, plan, previous, self.run.first_run,
+                                                self.settings)
+        self.report.blocked = blocking(self.report.violations, self.force)
+        if self.report.blocked:
+            self.run.status = RunStatus.ABORTED
+            self.run.abort_reason = abort_message(self.report.blocked)
+            return
+        self.run.passed_guardrails = True
+        if self.dry_run:
+            self.run.status = RunStatus.SUCCEEDED
+            return
+        if changes.any:
+            self.properties.apply(changes, definitions)
+        self.report.left_model = self.state.refresh_model_membership(
+            self.run.run_id, self.settings.sync_model)
+        self._refuse_unsendable(plan)
+        self._send(plan)
+        self._judge(plan)
+
+    def _close(self, started: float) -> None:
+        self.run.ended_at = utc_now()
+        self.run.api_calls = self.client.stats.total_calls()
+        self.report.calls = dict(self.client.stats.calls)
+        self.report.retries = dict(self.client.stats.retries)
+        self.report.duration_s = monotonic() - started
+        if not self.dry_run:
+            self.state.save_run(self.run)
+
+    # -- planning -------------------------------------------------------------------------------
+    def _plan(self, profile: ModelProfile, definitions: list[SegmentDefinition],
+              changes: PropertyChanges) -> Plan:
+        forget_segments = self.names.segments in changes.missing
+        forget_primary = self.names.primary in changes.missing
+        if not self.dry_run:
+            self.state.forget_accepted(segments=forget_segments, primary=forget_primary)
+        with self._timed("diff"):
+            candidates = load_candidates(self.con, self.settings.sync_model,
+                                         self.state.relation(), forget_segments=forget_segments,
+                                         forget_primary=forget_primary)
+        with self._timed("read"):
+            candidates = self._observe(candidates)
+        with self._timed("diff"):
+            plan = make_plan(profile.rows, candidates, frozenset(d.key for d in definitions),
+                             self.settings.segments_model)
+        self.report.plan = plan
+        self.run.planned = plan.changing
+        return plan
+
+    def _observe(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Read from HubSpot the candidates the state cannot vouch for; record what it holds."""
+        known = [c for c in candidates if not c.needs_read]
+        unknown = [c for c in candidates if c.needs_read]
+        size = self.settings.batch_size
+
+        def read(chunk: list[Candidate]) -> dict[str, OwnedValues | None]:
+            return self.api.read([c.contact_id for c in chunk])
+
+        def settle(chunk: list[Candidate], current: dict[str, OwnedValues | None]) -> None:
+            seen = observe(chunk, current)
+            if not self.dry_run:
+                self.state.write(self.run.run_id, seen.state_rows, seen.confirmed)
+            self.run.confirmed += len(seen.confirmed)
+            known.extend(seen.candidates)
+            self.progress("read from HubSpot", len(chunk))
+
+        pipelined(_chunks(unknown, size), read, settle, width=self.settings.parallel_batches)
+        self.report.contacts_read = len(unknown)
+        return known
+
+    # -- sending --------------------------------------------------------------------------------
+    def _refuse_unsendable(self, plan: Plan) -> None:
+        """Rows the plan cannot send are recorded as refused (and count towards dead-letter)."""
+        if not plan.invalid:
+            return
+        settled = [settle_change(change, RowResult(RowOutcome.REFUSED, why),
+                                 self.settings.max_attempts) for change, why in plan.invalid]
+        self._record([row for row, _ in settled], [log for _, log in settled])
+
+    def _send(self, plan: Plan) -> None:
+        sender = Sender(self.api)
+
+        def mark(batch: list[Change]) -> None:
+            self.state.write(self.run.run_id, [in_flight_row(c) for c in batch])
+
+        def send(batch: list[Change]) -> dict[str, RowResult]:
+            return sender.send({c.contact_id: c.new for c in batch})
+
+        def settle(batch: list[Change], results: dict[str, RowResult]) -> None:
+            settled = [settle_change(c, results[c.contact_id], self.settings.max_attempts)
+                       for c in batch]
+            self.run.sent += len(batch)
+            self._record([row for row, _ in settled], [log for _, log in settled])
+            self.progress("written to HubSpot", len(batch))
+
+        with self._timed("send"):
+            pipelined(plan.batches(self.settings.batch_size), send, settle,
+                      width=self.settings.parallel_batches, before=mark)
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        started = monotonic()
+        try:
+            yield
+        finally:
+            seconds = self.report.seconds
+            seconds[phase] = seconds.get(phase, 0.0) + monotonic() - started
+
+    def _record(self, rows: Sequence[StateRow], log: Sequence[ChangeLog]) -> None:
+        self.state.write(self.run.run_id, rows, log)
+        for entry in log:
+            self.run.count(entry.outcome)
+
+    def _judge(self, plan: Plan) -> None:
+        refused = self.run.failed + self.run.dead_lettered
+        self.report.rejected = after_sending(plan.changing, refused, self.settings)
+        if self.report.rejected is None:
+            self.run.status = RunStatus.SUCCEEDED
+        else:
+            self.run.status = RunStatus.FAILED
+            self.run.abort_reason = self.report.rejected.message
+
+
+def _chunks(items: list[Job], size: int) -> list[list[Job]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def run_sync(config: HubsegConfig, *, dry_run: bool = False, force: bool = False,
+             progress: ProgressFn | None = None) -> SyncReport:
+    """Run (or plan, with `dry_run`) one sync; HubSpot and config errors propagate."""
+    require_token(config)
+    with warehouse.connect(config.warehouse, read_only=dry_run) as con:
+        client = HubSpotClient(config.hubspot)
+        try:
+            return SyncRun(con, client, config, dry_run=dry_run,
+                           force=force or config.sync.force, progress=progress).execute()
+        finally:
+            client.close()

@@ -1,0 +1,108 @@
+"""The warehouse side of the sync: the DuckDB file, the sync model and the segments mart.
+
+The sync reads two dbt models (names configurable under [hubseg.sync]):
+
+- the sync model (`marts.sync_hubspot__contact_segments`): one row per HubSpot contact id with
+  its segment keys (`;`-joined) and primary segment key;
+- the segments mart (`marts.segments`): every declared segment with its label, description
+  and priority, which become the options of the two HubSpot properties.
+
+Its own state lives in the same file (schema `reverse_etl`, see `state.py`), so the model, the
+state and the run log are always read and written together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import duckdb
+
+from hubseg.config import ConfigError, WarehouseSettings
+
+SYNC_MODEL_COLUMNS = ("contact_id", "segment_keys", "primary_segment_key")
+SEGMENTS_COLUMNS = ("segment_key", "segment_label", "segment_description", "segment_priority")
+
+
+@contextmanager
+def connect(settings: WarehouseSettings, *, read_only: bool
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse DuckDB file; read-only for a dry run, which must change nothing."""
+    if settings.destination != "duckdb":
+        raise ConfigError(f"hubseg sync reads the DuckDB warehouse; the {settings.destination!r}"
+                          " destination is not supported by the sync yet")
+    path = settings.path
+    if not path.exists():
+        raise ConfigError(f"no warehouse at {path}: run `hubseg extract` and `dbt build` first "
+                          "(or point HUBSEG_WAREHOUSE at the DuckDB file dbt builds)")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise ConfigError(f"cannot open the warehouse {path} ({exc}); is another process "
+                          "(dbt, hubseg extract, a BI tool) holding it open for writing?"
+                          ) from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def require_columns(con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str],
+                    what: str) -> None:
+    """Fail with a ConfigError saying what to build when a model or a column is missing."""
+    schema, table = relation.split(".")
+    present = {row[0] for row in con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ?", [schema, table]).fetchall()}
+    if not present:
+        raise ConfigError(f"the warehouse has no {relation} ({what}): run `dbt build` first, "
+                          "or set the model name under [hubseg.sync] in .dlt/config.toml")
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ConfigError(f"{relation} ({what}) lacks the column(s) {', '.join(missing)} the "
+                          "sync reads; rebuild it with this version's models (`dbt build`)")
+
+
+@dataclass(frozen=True)
+class SegmentDefinition:
+    """One declared segment: it becomes one option of both HubSpot properties."""
+
+    key: str
+    label: str
+    description: str
+    priority: int
+
+
+def segment_definitions(con: duckdb.DuckDBPyConnection, relation: str
+                        ) -> list[SegmentDefinition]:
+    """Every declared segment, in priority order (the options' display order)."""
+    require_columns(con, relation, SEGMENTS_COLUMNS, "the segments mart")
+    rows = con.execute(
+        f"select segment_key, segment_label, segment_description, segment_priority "
+        f"from {relation} where segment_key is not null "
+        f"order by segment_priority nulls last, segment_key").fetchall()
+    if not rows:
+        raise ConfigError(f"{relation} declares no segments: check the segment YAML and run "
+                          "`dbt build`")
+    return [SegmentDefinition(str(key), str(label or key), str(description or ""),
+                              int(priority) if priority is not None else 0)
+            for key, label, description, priority in rows]
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Row counts of the sync model that the guardrails judge before anything is sent."""
+
+    rows: int
+    null_ids: int
+    duplicate_ids: int
+
+
+def model_profile(con: duckdb.DuckDBPyConnection, relation: str) -> ModelProfile:
+    require_columns(con, relation, SYNC_MODEL_COLUMNS, "the sync model")
+    row = con.execute(
+        f"select count(*), count(*) - count(contact_id), "
+        f"count(contact_id) - count(distinct contact_id) from {relation}").fetchone()
+    assert row is not None
+    return ModelProfile(rows=int(row[0]), null_ids=int(row[1]), duplicate_ids=int(row[2]))

@@ -1,0 +1,50 @@
+"""dbt gates the write-back: an error-severity test failure stops the run before the sync;
+a warning does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hubseg.nightly.steps import EXIT_BUILD, EXIT_OK
+from tests.nightly.conftest import Loop, copy_project
+
+# Whole nights (extract + dbt build + sync) on a shared 2-core machine: more than the
+# suite's default 600 s per test when the machine is busy.
+pytestmark = pytest.mark.timeout(1800)
+
+# A singular test failing only when asked (var `sabotage`), and one that always warns.
+SABOTAGE = "select 1 as broken where {{ var('sabotage', false) }}\n"
+WARNING = "{{ config(severity='warn') }}\nselect 1 as suspicious\n"
+
+
+def sabotaged_project(tmp_path: Path) -> Path:
+    project = copy_project(tmp_path / "project")
+    tests = project / "tests" / "dbt"
+    tests.mkdir(parents=True, exist_ok=True)
+    (tests / "zz_nightly_sabotage.sql").write_text(SABOTAGE)
+    (tests / "zz_nightly_warning.sql").write_text(WARNING)
+    return project
+
+
+def test_failing_test_blocks_the_sync_and_the_publication(loop: Loop, tmp_path: Path) -> None:
+    project = sabotaged_project(tmp_path)
+    failed = loop.run("--project-dir", str(project), "--vars", json.dumps({"sabotage": True}))
+    assert failed.returncode == EXIT_BUILD, failed.stdout + failed.stderr
+    assert "zz_nightly_sabotage" in failed.stderr
+    summary = loop.last_run()
+    assert summary["build_status"] == "failed"
+    assert summary["tests_failed"] >= 1
+    assert (summary["sync_status"], summary["publish_status"]) == ("blocked", "blocked")
+    assert loop.writes() == []  # nothing reached HubSpot
+    assert not loop.layout.published.exists()  # nor BI
+
+    warned = loop.run("--project-dir", str(project), "--skip", "extract")
+    assert warned.returncode == EXIT_OK, warned.stdout + warned.stderr
+    summary = loop.last_run()
+    assert summary["tests_warned"] >= 1
+    assert summary["build_status"] == "ok"
+    assert summary["sync_status"] != "blocked"
+    assert summary["publish_status"] == "ok"

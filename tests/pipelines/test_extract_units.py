@@ -1,0 +1,91 @@
+"""The extractor's pure parts: property chunking, scopes, configuration, the secret wrapper."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from hubseg.api import ApiPaths, required_scopes
+from hubseg.api.budget import Budget, limits_for
+from hubseg.config import ConfigError, HubSpotSettings, Secret, load_config
+from pipelines.hubspot.crm import property_chunks
+
+
+def test_property_chunks_fit_the_url_budget_and_keep_every_name() -> None:
+    names = [f"custom_property_number_{i:04d}" for i in range(1000)] + ["e-mail@x"]
+    chunks = property_chunks(names, fixed_url_chars=300, max_url_chars=7000)
+    assert [n for chunk in chunks for n in chunk] == names
+    for chunk in chunks:
+        encoded = len("&properties=") + len("%2C".join(quote(n, safe="") for n in chunk))
+        assert 300 + encoded <= 7000
+    assert len(chunks) == 5  # ~33 encoded characters per name, ~200 names per chunk
+    assert property_chunks(["a", "b"], 300, 7000) == [["a", "b"]]
+
+
+def test_paths_follow_the_configured_api_version() -> None:
+    classic, dated = ApiPaths("v3"), ApiPaths("2026-03")
+    assert classic.search("deals") == "/crm/v3/objects/deals/search"
+    assert dated.search("deals") == "/crm/objects/2026-03/0-3/search"
+    assert dated.association_batch_read("contacts", "deals") == (
+        "/crm/associations/2026-03/contacts/deals/batch/read")
+    assert dated.email_events == classic.email_events == "/email/public/v1/events"
+
+
+@pytest.mark.parametrize(("path", "scopes"), [
+    ("/crm/v3/objects/contacts", ["crm.objects.contacts.read"]),
+    ("/crm/objects/2026-03/0-3/search", ["crm.objects.deals.read"]),
+    ("/crm/v3/properties/companies", ["crm.schemas.companies.read"]),
+    ("/crm/v4/associations/contacts/deals/batch/read", ["crm.objects.contacts.read"]),
+    ("/email/public/v1/campaigns/by-id", ["content"]),
+])
+def test_required_scopes_per_endpoint(path: str, scopes: list[str]) -> None:
+    assert required_scopes(path) == scopes
+
+
+def test_budget_stays_below_the_tier_limits() -> None:
+    pro = Budget.from_settings(HubSpotSettings(tier="pro"))
+    assert pro.general_rate == 180  # 190 less 5%
+    assert pro.search_rate == 4
+    custom = limits_for(HubSpotSettings(tier="custom", per_ten_seconds=50, per_day=1000))
+    assert (custom.per_ten_seconds, custom.search_per_second, custom.per_day) == (50, 5, 1000)
+    assert Budget.from_settings(HubSpotSettings(tier="unlimited")).requests_per_second() is None
+
+
+def test_the_token_never_prints_or_pickles() -> None:
+    secret = Secret("pat-na1-very-secret")
+    assert "very-secret" not in f"{secret} {secret!r} {HubSpotSettings(access_token=secret)}"
+    assert b"very-secret" not in pickle.dumps(secret)
+    assert secret.reveal() == "pat-na1-very-secret"
+    assert copy.deepcopy(HubSpotSettings(access_token=secret)).access_token.reveal() == (
+        "pat-na1-very-secret")  # copies of a configuration still work
+
+
+def test_configuration_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overrides beat hubseg env vars, which beat dlt's env form, which beats config.toml."""
+    for name in ("HUBSPOT_BASE_URL", "HUBSPOT_TIER", "HUBSEG_WAREHOUSE"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_config().hubspot.base_url == "https://api.hubapi.com"  # .dlt/config.toml
+    monkeypatch.setenv("SOURCES__HUBSPOT__TIER", "starter")
+    monkeypatch.setenv("SOURCES__HUBSPOT__INDEX_LAG_SECONDS", "5")
+    assert load_config().hubspot.tier == "starter"
+    assert load_config().extract.index_lag_seconds == 5.0
+    monkeypatch.setenv("HUBSPOT_TIER", "enterprise")
+    monkeypatch.setenv("HUBSEG_WAREHOUSE", "elsewhere/hubseg.duckdb")
+    assert load_config().hubspot.tier == "enterprise"
+    assert load_config().warehouse.path == Path("elsewhere/hubseg.duckdb")
+    assert load_config(tier="custom", per_ten_seconds=10).hubspot.tier == "custom"
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"tier": "platinum"}, "unknown HubSpot tier"),
+    ({"api_version": "v4"}, "api_version"),
+    ({"base_url": "api.hubapi.com"}, "http"),
+    ({"max_url_chars": "lots"}, "not a valid int"),
+])
+def test_bad_configuration_says_what_is_wrong(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(**overrides)
