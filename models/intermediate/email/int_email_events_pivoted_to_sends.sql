@@ -50,11 +50,11 @@ events as (
     from {{ ref('fct_email_events') }}
     where
         sent_by_event_id is not null
-        {% if not var('include_filtered_events') %}
-        and not is_filtered
-        {% endif %}
         {% if is_incremental() %}
         and sent_by_event_id in (select sent_by_event_id from touched_sends)
+        {% endif %}
+        {% if not var('include_filtered_events') %}
+        and not is_filtered
         {% endif %}
 
 ),
