@@ -26,7 +26,7 @@ from functools import cached_property
 import duckdb
 
 from reverse_etl.state import PARKED, ChangeLog, Outcome, StateRow, Status
-from reverse_etl.values import EMPTY, OwnedValues
+from reverse_etl.values import EMPTY, OwnedValues, canonical_segments_sql
 
 NOT_FOUND_ERROR = "HubSpot returned no such contact when read (deleted, or merged into another)"
 
@@ -47,44 +47,57 @@ class Candidate:
         return self.accepted is None or self.status == Status.IN_FLIGHT
 
 
+def _model_sql(model: str) -> str:
+    """The sync model in canonical form, computed by the warehouse."""
+    return f"""
+        select cast(contact_id as varchar) as contact_id,
+               {canonical_segments_sql('segment_keys')} as segments,
+               coalesce(trim(primary_segment_key), '') as primary_segment
+        from {model}
+        where contact_id is not null"""
+
+
 def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
                     forget_segments: bool = False, forget_primary: bool = False
                     ) -> list[Candidate]:
     """Model rows that differ from the state, are unknown to it, or are in flight.
 
+    Two queries: contacts the state has never seen need only the model's three columns (on a
+    first run that is every contact, and fetching empty state columns for a million rows
+    costs seconds); the others come with their state.
+
     `forget_*`: the property does not exist in HubSpot, so it holds nothing, whatever the state
     remembers (a dry run cannot rewrite the state, so this is applied in the query).
     """
+    unseen = con.execute(f"""
+        with model as ({_model_sql(model)})
+        select m.contact_id, m.segments, m.primary_segment from model as m
+        where not exists (select 1 from {state} as s where s.contact_id = m.contact_id)
+    """).fetchall()
+    candidates = [Candidate(cid, OwnedValues(segments, primary), None, None, None, 0)
+                  for cid, segments, primary in unseen]
     accepted_segments = "''" if forget_segments else "s.accepted_segments"
     accepted_primary = "''" if forget_primary else "s.accepted_primary"
-    rows = con.execute(f"""
-        with model as (
-            select cast(contact_id as varchar) as contact_id,
-                   coalesce(segment_keys, '') as segments,
-                   coalesce(primary_segment_key, '') as primary_segment
-            from {model}
-            where contact_id is not null
-        )
-        select m.contact_id, m.segments, m.primary_segment,
-               case when s.contact_id is not null then {accepted_segments} end,
-               case when s.contact_id is not null then {accepted_primary} end,
-               s.status, s.pending_segments, s.pending_primary, coalesce(s.attempts, 0)
+    known = con.execute(f"""
+        with model as ({_model_sql(model)})
+        select m.contact_id, m.segments, m.primary_segment, {accepted_segments},
+               {accepted_primary}, s.status, s.pending_segments, s.pending_primary, s.attempts
         from model as m
-        left join {state} as s on s.contact_id = m.contact_id
-        where s.contact_id is null
-           or s.status = '{Status.IN_FLIGHT}'
-           or m.segments is distinct from {accepted_segments}
-           or m.primary_segment is distinct from {accepted_primary}
+        join {state} as s on s.contact_id = m.contact_id
+        where s.status = '{Status.IN_FLIGHT}'
+           or m.segments <> {accepted_segments}
+           or m.primary_segment <> {accepted_primary}
     """).fetchall()
-    return [Candidate(
+    candidates += [Candidate(
         contact_id=cid,
-        desired=OwnedValues.of(segments, primary),
-        accepted=None if acc_segments is None else OwnedValues(acc_segments, acc_primary),
-        status=Status(status) if status else None,
+        desired=OwnedValues(segments, primary),  # canonical already (see the query)
+        accepted=OwnedValues(acc_segments, acc_primary),
+        status=Status(status),
         pending=None if pend_segments is None else OwnedValues(pend_segments, pend_primary),
         attempts=int(attempts),
     ) for (cid, segments, primary, acc_segments, acc_primary, status, pend_segments,
-           pend_primary, attempts) in rows]
+           pend_primary, attempts) in known]
+    return candidates
 
 
 @dataclass
@@ -92,7 +105,8 @@ class Observation:
     """What reading some candidates from HubSpot taught: new candidates and what to record."""
 
     candidates: list[Candidate] = field(default_factory=list)
-    state_rows: list[StateRow] = field(default_factory=list)
+    new_rows: list[StateRow] = field(default_factory=list)  # contacts new to the state
+    known_rows: list[StateRow] = field(default_factory=list)  # in-flight ones, resolved
     confirmed: list[ChangeLog] = field(default_factory=list)
 
 
@@ -109,8 +123,8 @@ def observe(candidates: Sequence[Candidate], current: Mapping[str, OwnedValues |
             row = StateRow(c.contact_id, value, Status.SYNCED, None, c.attempts)
             if c.status == Status.IN_FLIGHT and c.pending == value:
                 out.confirmed.append(ChangeLog(c.contact_id, c.accepted or EMPTY, value,
-                                               Outcome.CONFIRMED))
-        out.state_rows.append(row)
+                                               Outcome.CONFIRMED, attempts=c.attempts))
+        (out.new_rows if c.accepted is None else out.known_rows).append(row)
         out.candidates.append(replace(c, accepted=row.accepted, status=row.status,
                                       pending=row.pending))
     return out
@@ -170,8 +184,8 @@ def _id_order(contact_id: str) -> tuple[int, str]:
 
 
 def unknown_keys(values: OwnedValues, options: frozenset[str]) -> list[str]:
-    keys = set(values.keys) | ({values.primary} if values.primary else set())
-    return sorted(keys - options)
+    keys = values.keys | ({values.primary} if values.primary else frozenset())
+    return [] if keys <= options else sorted(keys - options)
 
 
 def make_plan(model_rows: int, candidates: Sequence[Candidate], options: frozenset[str],
@@ -180,7 +194,7 @@ def make_plan(model_rows: int, candidates: Sequence[Candidate], options: frozens
     changes: list[Change] = []
     invalid: list[tuple[Change, str]] = []
     parked = 0
-    for c in sorted(candidates, key=lambda c: _id_order(c.contact_id)):
+    for c in candidates:
         assert c.accepted is not None, "observe() unknown contacts before planning"
         if c.desired == c.accepted:
             continue
@@ -198,4 +212,5 @@ def make_plan(model_rows: int, candidates: Sequence[Candidate], options: frozens
                 "sync model or the segment YAML and run `dbt build`")))
         else:
             changes.append(change)
+    changes.sort(key=lambda c: _id_order(c.contact_id))
     return Plan(model_rows, changes, invalid, parked)

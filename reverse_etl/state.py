@@ -4,14 +4,20 @@
   the value in flight or refused (`pending_*`), a status, failed attempts and the last error.
   The sync diffs the model against `accepted_*`, never against the whole model, so unchanged
   contacts cost nothing.
-- `sync_runs`: one row per run (not per dry run): counts, API calls, status, abort reason.
 - `sync_changes`: one row per contact a run settled: old → new values, outcome, error. It is
   also the audit trail of who entered and left which segment when.
+- `in_flight`: the contacts of every batch about to be sent, with the values sent.
+- `sync_runs`: one row per run (not per dry run): counts, API calls, status, abort reason.
 
-Every change of state is one DuckDB transaction, committed per batch: a batch is marked
-`in_flight` with its values before it is sent (write-ahead), and settled after HubSpot answered.
-A run killed in between leaves `in_flight` rows, which the next run reads back from HubSpot
-instead of resending (see `plan.py`).
+Durability per batch, at the cost of two small appends: before a batch is sent its contacts
+are appended to `in_flight` (write-ahead) and committed; after HubSpot answered, their
+outcomes are appended to `sync_changes` (committed with the next batch's write-ahead record,
+one commit per batch). `contact_state` is brought up to date
+from these two journals in bulk (`fold`) at the end of every run and at the start of the next
+one, which is what a killed run needs: its settled batches are applied, and its contacts still
+in flight become `in_flight` in `contact_state`, read back from HubSpot by the next run instead
+of being resent (see `plan.py`). Updating `contact_state` row by row per batch instead costs
+over 100 ms per batch at a million contacts, more than the API budget leaves per request.
 """
 
 from __future__ import annotations
@@ -30,10 +36,14 @@ SCHEMA = "reverse_etl"
 CONTACT_STATE = f"{SCHEMA}.contact_state"
 SYNC_RUNS = f"{SCHEMA}.sync_runs"
 SYNC_CHANGES = f"{SCHEMA}.sync_changes"
+IN_FLIGHT = f"{SCHEMA}.in_flight"
+FOLDED = f"{SCHEMA}.folded"  # one row: the journal sequence number applied so far
+SEQUENCE = f"{SCHEMA}.journal_seq"
 
 # Timestamps are UTC, stored without a time zone.
 _DDL = f"""
 create schema if not exists {SCHEMA};
+create sequence if not exists {SEQUENCE};
 create table if not exists {CONTACT_STATE} (
     contact_id varchar primary key,
     accepted_segments varchar not null,
@@ -46,6 +56,29 @@ create table if not exists {CONTACT_STATE} (
     run_id varchar,
     updated_at timestamp not null
 );
+create table if not exists {SYNC_CHANGES} (
+    seq bigint not null default nextval('{SEQUENCE}'),
+    run_id varchar not null,
+    contact_id varchar not null,
+    old_segments varchar,
+    new_segments varchar,
+    old_primary varchar,
+    new_primary varchar,
+    outcome varchar not null,
+    error varchar,
+    attempts integer not null,
+    recorded_at timestamp not null
+);
+create table if not exists {IN_FLIGHT} (
+    seq bigint not null default nextval('{SEQUENCE}'),
+    run_id varchar not null,
+    contact_id varchar not null,
+    new_segments varchar not null,
+    new_primary varchar not null,
+    attempts integer not null,
+    marked_at timestamp not null
+);
+create table if not exists {FOLDED} (last_seq bigint not null);
 create table if not exists {SYNC_RUNS} (
     run_id varchar primary key,
     started_at timestamp not null,
@@ -64,17 +97,6 @@ create table if not exists {SYNC_RUNS} (
     confirmed bigint not null,
     api_calls bigint not null,
     abort_reason varchar
-);
-create table if not exists {SYNC_CHANGES} (
-    run_id varchar not null,
-    contact_id varchar not null,
-    old_segments varchar,
-    new_segments varchar,
-    old_primary varchar,
-    new_primary varchar,
-    outcome varchar not null,
-    error varchar,
-    recorded_at timestamp not null
 );
 """
 
@@ -111,9 +133,19 @@ class Outcome(StrEnum):
     DELETED = "deleted_in_hubspot"
 
 
+# The contact's status after each outcome, and whether HubSpot now holds the new value.
+OUTCOME_STATUS: dict[Outcome, tuple[Status, bool]] = {
+    Outcome.ACCEPTED: (Status.SYNCED, True),
+    Outcome.CONFIRMED: (Status.SYNCED, True),
+    Outcome.FAILED: (Status.FAILED, False),
+    Outcome.DEAD_LETTERED: (Status.DEAD_LETTER, False),
+    Outcome.DELETED: (Status.DELETED, False),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class StateRow:
-    """One contact's row of `contact_state`, as it should be after a step."""
+    """One contact's row of `contact_state`, as learnt by reading HubSpot."""
 
     contact_id: str
     accepted: OwnedValues
@@ -124,14 +156,24 @@ class StateRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Sending:
+    """A contact of a batch about to be sent: one row of `in_flight`."""
+
+    contact_id: str
+    new: OwnedValues
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeLog:
-    """One row of `sync_changes`."""
+    """One row of `sync_changes`; `attempts` counts failed sends after this outcome."""
 
     contact_id: str
     old: OwnedValues
     new: OwnedValues
     outcome: Outcome
     error: str | None = None
+    attempts: int = 0
 
 
 class RunStatus(StrEnum):
@@ -187,6 +229,7 @@ class SyncState:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._in_transaction = False
 
     # -- schema ---------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -203,14 +246,22 @@ class SyncState:
         return CONTACT_STATE if self.exists() else EMPTY_STATE_SQL
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
+        """One DuckDB transaction; nested uses join the outer one (one commit)."""
+        if self._in_transaction:
+            yield
+            return
         self.con.begin()
+        self._in_transaction = True
         try:
             yield
         except BaseException:
             self.con.rollback()
             raise
-        self.con.commit()
+        else:
+            self.con.commit()
+        finally:
+            self._in_transaction = False
 
     # -- runs -----------------------------------------------------------------------------------
     def close_interrupted_runs(self) -> int:
@@ -237,7 +288,7 @@ class SyncState:
             f"values ({', '.join('?' for _ in names)})",
             [getattr(run, name) for name in names])
 
-    # -- contacts -------------------------------------------------------------------------------
+    # -- contact state, set-based -----------------------------------------------------------------
     def forget_accepted(self, *, segments: bool, primary: bool) -> None:
         """A property HubSpot does not have holds no values, whatever the state remembers."""
         sets = [f"accepted_{column} = ''" for column, flag in
@@ -260,21 +311,89 @@ class SyncState:
             [Status.SYNCED, run_id, utc_now(), Status.NOT_IN_MODEL])
         return len(left)
 
-    def write(self, run_id: str, rows: Sequence[StateRow],
-              log: Sequence[ChangeLog] = ()) -> None:
-        """Upsert `rows` and append `log`, in one transaction (one batch's commit)."""
-        with self._transaction():
-            if rows:
-                self._upsert(run_id, rows)
-            if log:
-                self._append_log(run_id, log)
+    def fold(self) -> None:
+        """Apply the journals written since the last fold to `contact_state`, in one
+        transaction: each contact's latest outcome, then the contacts still in flight."""
+        with self.transaction():
+            self.con.execute(f"insert into {FOLDED} select 0 where not exists "
+                             f"(select 1 from {FOLDED})")
+            self._fold_outcomes()
+            self._fold_in_flight()
+            self.con.execute(
+                f"update {FOLDED} set last_seq = greatest(last_seq, "
+                f"coalesce((select max(seq) from {SYNC_CHANGES}), 0), "
+                f"coalesce((select max(seq) from {IN_FLIGHT}), 0))")
+            self.con.execute(f"delete from {IN_FLIGHT}")
 
-    def _upsert(self, run_id: str, rows: Sequence[StateRow]) -> None:
+    def _fold_outcomes(self) -> None:
+        status = " ".join(f"when '{o}' then '{s}'" for o, (s, _) in OUTCOME_STATUS.items())
+        applied = ", ".join(f"'{o}'" for o, (_, held) in OUTCOME_STATUS.items() if held)
+        self.con.execute(f"""
+            update {CONTACT_STATE} as s set
+                accepted_segments = case when c.outcome in ({applied})
+                                         then c.new_segments else s.accepted_segments end,
+                accepted_primary = case when c.outcome in ({applied})
+                                        then c.new_primary else s.accepted_primary end,
+                pending_segments = case when c.outcome in ({applied}) then null
+                                        else c.new_segments end,
+                pending_primary = case when c.outcome in ({applied}) then null
+                                       else c.new_primary end,
+                status = case c.outcome {status} end,
+                attempts = c.attempts, last_error = c.error, run_id = c.run_id,
+                updated_at = c.recorded_at
+            from (select * from {SYNC_CHANGES}
+                  where seq > (select last_seq from {FOLDED})
+                  qualify row_number() over (partition by contact_id order by seq desc) = 1
+                 ) as c
+            where s.contact_id = c.contact_id""")
+
+    def _fold_in_flight(self) -> None:
+        """Marked, never settled: the answer was lost (killed, or the request failed)."""
+        self.con.execute(f"""
+            update {CONTACT_STATE} as s set status = '{Status.IN_FLIGHT}',
+                pending_segments = f.new_segments, pending_primary = f.new_primary,
+                attempts = f.attempts, run_id = f.run_id, updated_at = f.marked_at
+            from {IN_FLIGHT} as f
+            where s.contact_id = f.contact_id
+              and not exists (select 1 from {SYNC_CHANGES} as c
+                              where c.seq > (select last_seq from {FOLDED})
+                                and c.contact_id = f.contact_id and c.seq > f.seq)""")
+
+    # -- contact state, per batch -----------------------------------------------------------------
+    def save_observed(self, run_id: str, rows: Sequence[StateRow], *, known: bool,
+                      confirmed: Sequence[ChangeLog] = ()) -> None:
+        """Record what reading HubSpot taught, in one transaction: `rows` are new to the state
+        (`known=False`: inserted) or replace existing rows (`known=True`)."""
+        with self.transaction():
+            if rows:
+                if known:
+                    placeholders = ", ".join("?" for _ in rows)
+                    self.con.execute(f"delete from {CONTACT_STATE} where contact_id in "
+                                     f"({placeholders})", [r.contact_id for r in rows])
+                self._insert(run_id, rows)
+            if confirmed:
+                self._append_log(run_id, confirmed)
+
+    def mark_in_flight(self, run_id: str, batch: Sequence[Sending]) -> None:
+        """The write-ahead record of a batch, committed before it is sent."""
+        self.con.execute(
+            f"insert into {IN_FLIGHT} (run_id, contact_id, new_segments, new_primary, attempts, "
+            "marked_at) select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
+            "unnest(?::varchar[]), unnest(?::integer[]), ?",
+            [run_id, [s.contact_id for s in batch], [s.new.segments for s in batch],
+             [s.new.primary for s in batch], [s.attempts for s in batch], utc_now()])
+
+    def log(self, run_id: str, entries: Sequence[ChangeLog]) -> None:
+        """Outcomes of a batch (or of rows refused before sending), committed at once."""
+        if entries:
+            self._append_log(run_id, entries)
+
+    def _insert(self, run_id: str, rows: Sequence[StateRow]) -> None:
         # Lists bound as parameters and unnested: one statement per batch, not one per row.
         self.con.execute(
-            f"insert or replace into {CONTACT_STATE} (contact_id, accepted_segments, "
-            "accepted_primary, pending_segments, pending_primary, status, attempts, "
-            "last_error, run_id, updated_at) "
+            f"insert into {CONTACT_STATE} (contact_id, accepted_segments, accepted_primary, "
+            "pending_segments, pending_primary, status, attempts, last_error, run_id, "
+            "updated_at) "
             "select unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
             "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
             "unnest(?::integer[]), unnest(?::varchar[]), ?, ?",
@@ -291,10 +410,10 @@ class SyncState:
     def _append_log(self, run_id: str, log: Sequence[ChangeLog]) -> None:
         self.con.execute(
             f"insert into {SYNC_CHANGES} (run_id, contact_id, old_segments, new_segments, "
-            "old_primary, new_primary, outcome, error, recorded_at) "
+            "old_primary, new_primary, outcome, error, attempts, recorded_at) "
             "select ?, unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
             "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
-            "unnest(?::varchar[]), ?",
+            "unnest(?::varchar[]), unnest(?::integer[]), ?",
             [run_id,
              [c.contact_id for c in log],
              [c.old.segments for c in log],
@@ -303,4 +422,5 @@ class SyncState:
              [c.new.primary for c in log],
              [str(c.outcome) for c in log],
              [c.error for c in log],
+             [c.attempts for c in log],
              utc_now()])

@@ -7,10 +7,11 @@ Order matters, and is what makes the run safe:
    the state does not know and the writes an interrupted run left in flight;
 3. guardrails (`guardrails.py`): abort before the first write — options included;
 4. create the group and properties if missing, bring their options in step with the mart;
-5. send batches of ≤ 100, `parallel_batches` at a time: each batch is committed to the state
-   as `in_flight` before it is sent and settled (accepted / refused / not found) right after,
-   so a run killed anywhere loses nothing and resends nothing HubSpot accepted;
-6. judge the refused share, and close the run's row in `reverse_etl.sync_runs`.
+5. send batches of ≤ 100, `parallel_batches` at a time: each batch is journaled as in flight
+   (committed) before it is sent, and its outcomes (accepted / refused / not found) right
+   after, so a run killed anywhere loses nothing and resends nothing HubSpot accepted;
+6. judge the refused share, fold the journals into `contact_state` (also done first thing by
+   the next run, should this one be killed) and close the run's row in `sync_runs`.
 
 A dry run does 1–3 (reads only; the warehouse is opened read-only) and reports the plan.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import TypeVar
@@ -46,8 +47,7 @@ from reverse_etl.state import (
     Outcome,
     RunRecord,
     RunStatus,
-    StateRow,
-    Status,
+    Sending,
     SyncState,
     utc_now,
 )
@@ -95,60 +95,59 @@ def new_run_id() -> str:
 
 def pipelined(jobs: Iterable[Job], work: Callable[[Job], Result],
               settle: Callable[[Job, Result], None], *, width: int,
-              before: Callable[[Job], None] | None = None) -> None:
+              before: Callable[[Job], None] | None = None,
+              commit: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
     """Run `work` in up to `width` threads; `before` and `settle` run in this thread.
 
-    Only this thread touches the warehouse. On a failure no new job starts; jobs already in
-    flight finish and are settled, then the first failure is raised. A job whose `work`
-    failed is never settled (its `before` mark stays, for the next run to resolve).
+    Only this thread touches the warehouse. Each round settles the jobs that finished and
+    prepares (`before`) the ones that start next inside one `commit` scope (one transaction:
+    one commit per round), and a job starts only after that scope has closed, so what `before`
+    recorded is durable before `work` runs. On a failure no new job starts; jobs in flight
+    finish and are settled, then the first failure is raised. A job whose `work` failed is
+    never settled (its `before` record stays, for the next run to resolve).
     """
     pending = iter(jobs)
     in_flight: dict[Future[Result], Job] = {}
+    done: set[Future[Result]] = set()
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="hubseg-sync") as pool:
         while True:
-            while failure is None and len(in_flight) < width:
-                job = next(pending, None)
-                if job is None:
-                    break
-                if before is not None:
-                    before(job)
+            starting: list[Job] = []
+            with commit():
+                for future in done:
+                    job = in_flight.pop(future)
+                    error = future.exception()
+                    if error is not None:
+                        failure = failure or error
+                    else:
+                        settle(job, future.result())
+                while failure is None and len(in_flight) + len(starting) < width:
+                    job = next(pending, None)
+                    if job is None:
+                        break
+                    if before is not None:
+                        before(job)
+                    starting.append(job)
+            for job in starting:
                 in_flight[pool.submit(work, job)] = job
             if not in_flight:
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = in_flight.pop(future)
-                error = future.exception()
-                if error is not None:
-                    failure = failure or error
-                else:
-                    settle(job, future.result())
     if failure is not None:
         raise failure
 
 
-def settle_change(change: Change, result: RowResult, max_attempts: int
-                  ) -> tuple[StateRow, ChangeLog]:
-    """The state row and log entry for a change after HubSpot's (or the plan's) verdict."""
+def settle_change(change: Change, result: RowResult, max_attempts: int) -> ChangeLog:
+    """The `sync_changes` entry for a change after HubSpot's (or the plan's) verdict; a
+    refusal counts one attempt, and the last allowed attempt dead-letters the contact."""
     cid, old, new = change.contact_id, change.old, change.new
     if result.outcome == RowOutcome.ACCEPTED:
-        return (StateRow(cid, new, Status.SYNCED),
-                ChangeLog(cid, old, new, Outcome.ACCEPTED))
+        return ChangeLog(cid, old, new, Outcome.ACCEPTED)
     if result.outcome == RowOutcome.NOT_FOUND:
-        return (StateRow(cid, old, Status.DELETED, new, change.attempts, result.error),
-                ChangeLog(cid, old, new, Outcome.DELETED, result.error))
+        return ChangeLog(cid, old, new, Outcome.DELETED, result.error, change.attempts)
     attempts = change.attempts + 1
-    dead = attempts >= max_attempts
-    return (StateRow(cid, old, Status.DEAD_LETTER if dead else Status.FAILED, new, attempts,
-                     result.error),
-            ChangeLog(cid, old, new, Outcome.DEAD_LETTERED if dead else Outcome.FAILED,
-                      result.error))
-
-
-def in_flight_row(change: Change) -> StateRow:
-    return StateRow(change.contact_id, change.old, Status.IN_FLIGHT, change.new,
-                    change.attempts)
+    outcome = Outcome.DEAD_LETTERED if attempts >= max_attempts else Outcome.FAILED
+    return ChangeLog(cid, old, new, outcome, result.error, attempts)
 
 
 class SyncRun:
@@ -178,6 +177,7 @@ class SyncRun:
         definitions = warehouse.segment_definitions(self.con, self.settings.segments_model)
         if not self.dry_run:
             self.state.ensure()
+            self.state.fold()  # what an interrupted run journaled but never folded
             self.state.close_interrupted_runs()
             self.state.save_run(self.run)
         try:
@@ -229,6 +229,7 @@ class SyncRun:
         self.report.retries = dict(self.client.stats.retries)
         self.report.duration_s = monotonic() - started
         if not self.dry_run:
+            self.state.fold()
             self.state.save_run(self.run)
 
     # -- planning -------------------------------------------------------------------------------
@@ -263,12 +264,15 @@ class SyncRun:
         def settle(chunk: list[Candidate], current: dict[str, OwnedValues | None]) -> None:
             seen = observe(chunk, current)
             if not self.dry_run:
-                self.state.write(self.run.run_id, seen.state_rows, seen.confirmed)
+                self.state.save_observed(self.run.run_id, seen.new_rows, known=False)
+                self.state.save_observed(self.run.run_id, seen.known_rows, known=True,
+                                         confirmed=seen.confirmed)
             self.run.confirmed += len(seen.confirmed)
             known.extend(seen.candidates)
             self.progress("read from HubSpot", len(chunk))
 
-        pipelined(_chunks(unknown, size), read, settle, width=self.settings.parallel_batches)
+        pipelined(_chunks(unknown, size), read, settle, width=self.settings.parallel_batches,
+                  commit=nullcontext if self.dry_run else self.state.transaction)
         self.report.contacts_read = len(unknown)
         return known
 
@@ -277,29 +281,30 @@ class SyncRun:
         """Rows the plan cannot send are recorded as refused (and count towards dead-letter)."""
         if not plan.invalid:
             return
-        settled = [settle_change(change, RowResult(RowOutcome.REFUSED, why),
-                                 self.settings.max_attempts) for change, why in plan.invalid]
-        self._record([row for row, _ in settled], [log for _, log in settled])
+        self._record([settle_change(change, RowResult(RowOutcome.REFUSED, why),
+                                    self.settings.max_attempts)
+                      for change, why in plan.invalid])
 
     def _send(self, plan: Plan) -> None:
         sender = Sender(self.api)
 
         def mark(batch: list[Change]) -> None:
-            self.state.write(self.run.run_id, [in_flight_row(c) for c in batch])
+            self.state.mark_in_flight(self.run.run_id, [
+                Sending(c.contact_id, c.new, c.attempts) for c in batch])
 
         def send(batch: list[Change]) -> dict[str, RowResult]:
             return sender.send({c.contact_id: c.new for c in batch})
 
         def settle(batch: list[Change], results: dict[str, RowResult]) -> None:
-            settled = [settle_change(c, results[c.contact_id], self.settings.max_attempts)
-                       for c in batch]
             self.run.sent += len(batch)
-            self._record([row for row, _ in settled], [log for _, log in settled])
+            self._record([settle_change(c, results[c.contact_id], self.settings.max_attempts)
+                          for c in batch])
             self.progress("written to HubSpot", len(batch))
 
         with self._timed("send"):
             pipelined(plan.batches(self.settings.batch_size), send, settle,
-                      width=self.settings.parallel_batches, before=mark)
+                      width=self.settings.parallel_batches, before=mark,
+                      commit=self.state.transaction)
 
     @contextmanager
     def _timed(self, phase: str) -> Iterator[None]:
@@ -310,8 +315,8 @@ class SyncRun:
             seconds = self.report.seconds
             seconds[phase] = seconds.get(phase, 0.0) + monotonic() - started
 
-    def _record(self, rows: Sequence[StateRow], log: Sequence[ChangeLog]) -> None:
-        self.state.write(self.run.run_id, rows, log)
+    def _record(self, log: Sequence[ChangeLog]) -> None:
+        self.state.log(self.run.run_id, log)
         for entry in log:
             self.run.count(entry.outcome)
 

@@ -21,6 +21,15 @@ def canonical_segments(raw: str | None) -> str:
     return ";".join(sorted({part.strip() for part in raw.split(";") if part.strip()}))
 
 
+def canonical_segments_sql(column: str) -> str:
+    """`canonical_segments` as a DuckDB expression, so a million model rows are put in
+    canonical form by the warehouse, not one by one in Python (test_sync_rules checks that
+    both agree)."""
+    keys = (f"list_filter(list_transform(string_split({column}, ';'), lambda k: trim(k)), "
+            f"lambda k: k <> '')")
+    return f"coalesce(array_to_string(list_sort(list_distinct({keys})), ';'), '')"
+
+
 @dataclass(frozen=True, slots=True)
 class OwnedValues:
     """A contact's segment keys and primary segment; `""` means none (a cleared property)."""

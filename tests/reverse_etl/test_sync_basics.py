@@ -15,7 +15,7 @@ from pathlib import Path
 from reverse_etl.state import RunStatus
 from reverse_etl.sync import run_sync
 from reverse_etl.values import OwnedValues
-from tests.reverse_etl.conftest import (
+from tests.reverse_etl.helpers import (
     BATCH_UPDATE,
     PRIMARY_PROPERTY,
     SEGMENTS,

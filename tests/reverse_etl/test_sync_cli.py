@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from hubseg.cli import app
 from reverse_etl.values import OwnedValues
-from tests.reverse_etl.conftest import (
+from tests.reverse_etl.helpers import (
     BATCH_UPDATE,
     SEGMENTS,
     assign,

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from reverse_etl.values import OwnedValues
-from tests.reverse_etl.conftest import BATCH_UPDATE, hubspot_values, request_count, write_log
+from tests.reverse_etl.helpers import BATCH_UPDATE, hubspot_values, request_count, write_log
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -16,7 +16,7 @@ from reverse_etl.cli import EXIT_GUARDRAIL, EXIT_OK, EXIT_REJECTED, report_exit_
 from reverse_etl.state import RunStatus
 from reverse_etl.sync import run_sync
 from reverse_etl.values import OwnedValues
-from tests.reverse_etl.conftest import (
+from tests.reverse_etl.helpers import (
     BATCH_UPDATE,
     SEGMENTS,
     assign,

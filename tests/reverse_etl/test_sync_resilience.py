@@ -29,10 +29,10 @@ import pytest
 from hubseg.api import HubSpotClient
 from reverse_etl.contacts_api import ContactsApi
 from reverse_etl.sender import RowOutcome, Sender
-from reverse_etl.state import StateRow, Status, SyncState
+from reverse_etl.state import Sending, SyncState
 from reverse_etl.sync import run_sync
 from reverse_etl.values import OwnedNames, OwnedValues
-from tests.reverse_etl.conftest import (
+from tests.reverse_etl.helpers import (
     BATCH_READ,
     BATCH_UPDATE,
     api_put,
@@ -88,15 +88,12 @@ def test_a_batch_accepted_but_not_recorded_is_confirmed_not_resent(server, wareh
     desired.update(moved)
     write_model(warehouse, desired)
 
-    # What a run killed right after HubSpot's answer leaves: a batch marked in flight (the
+    # What a run killed right after HubSpot's answer leaves: a batch journaled in flight (the
     # write-ahead), applied in HubSpot, its outcome never recorded.
     first_batch = contact_ids[:100]
     con = duckdb.connect(str(warehouse))
-    old = dict(con.execute("select contact_id, accepted_segments || '|' || accepted_primary "
-                           "from reverse_etl.contact_state").fetchall())
-    SyncState(con).write("killed-run", [
-        StateRow(cid, OwnedValues(*old[cid].split("|")), Status.IN_FLIGHT, moved[cid])
-        for cid in first_batch])
+    SyncState(con).mark_in_flight("killed-run", [Sending(cid, moved[cid], 0)
+                                                 for cid in first_batch])
     con.close()
     client = HubSpotClient(config.hubspot)
     names = OwnedNames.from_settings(config.sync)

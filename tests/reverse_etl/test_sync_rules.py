@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
+import duckdb
+
 from hubseg.config import SyncSettings
 from reverse_etl.guardrails import before_sending, blocking
 from reverse_etl.owned_properties import desired_options
 from reverse_etl.plan import Candidate, make_plan
 from reverse_etl.sender import RowOutcome, classify
 from reverse_etl.state import PreviousRun, Status
-from reverse_etl.values import EMPTY, OwnedValues
+from reverse_etl.values import EMPTY, OwnedValues, canonical_segments, canonical_segments_sql
 from reverse_etl.warehouse import ModelProfile, SegmentDefinition
 
 OPTIONS = frozenset({"a", "b", "c"})
@@ -20,6 +22,14 @@ def test_values_have_one_canonical_form() -> None:
     assert OwnedValues.of("b;a;;a ", " a") == OwnedValues("a;b", "a")
     assert OwnedValues.of(None, None) == EMPTY
     assert OwnedValues("a;b", "a").keys == {"a", "b"}
+
+
+def test_the_warehouse_and_python_agree_on_the_canonical_form() -> None:
+    raw = ["b;a;;a ", " c ;b", "", None, "a", ";;", "z;y;x;y"]
+    rows = duckdb.connect().execute(
+        f"select {canonical_segments_sql('v')} from unnest(?::varchar[]) as t(v)",
+        [raw]).fetchall()
+    assert [r[0] for r in rows] == [canonical_segments(v) for v in raw]
 
 
 def test_retired_options_are_hidden_never_dropped() -> None:
