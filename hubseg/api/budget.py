@@ -21,6 +21,8 @@ from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from hubseg.config import HubSpotSettings
 
+BUFFER_MS = 100
+
 
 @dataclass(frozen=True)
 class TierLimits:
@@ -69,7 +71,9 @@ class Budget:
         if limit is None:
             return None
         # A sliding log: exactly "at most `limit` in any window", like HubSpot's rolling window.
-        return Limiter(InMemoryBucket([Rate(limit, window)]), buffer_ms=20)
+        # The buffer keeps a waiting request 0.1 s past the moment the window frees up, so one
+        # that HubSpot received late still counts in the window it was sent in.
+        return Limiter(InMemoryBucket([Rate(limit, window)]), buffer_ms=BUFFER_MS)
 
     @classmethod
     def from_settings(cls, settings: HubSpotSettings) -> Budget:
