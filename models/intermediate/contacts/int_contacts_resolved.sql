@@ -5,8 +5,6 @@
     address, then the lowest id (numeric order). HubSpot itself mails an
     address once, so the owner is the contact its events belong to.
 #}
-{#- A table: most of the project reads it; a view would redo the ranking. #}
-{{ config(materialized='table') }}
 
 with
 

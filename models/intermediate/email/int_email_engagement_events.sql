@@ -4,8 +4,6 @@
     owning the recipient address. The basis of contact engagement, clicked
     link topics and campaign conversions.
 #}
-{#- A table: three models and its tests read it; a view would redo the join. #}
-{{ config(materialized='table') }}
 
 with
 

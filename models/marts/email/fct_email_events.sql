@@ -1,10 +1,10 @@
 {#
-    Every email event once (deduplicated on event_id: the copy from the latest
-    load wins, then the latest event time), all types, bot events included and
-    flagged. Only rows of completed dlt loads are read. Incremental: each run
-    processes only the rows of completed loads newer than the newest load it
-    holds, and replaces events it has seen before, so it equals a full
-    refresh.
+    Every email event once, all types, bot events included and flagged.
+    Deduplicated on event_id: of several copies, the one from the latest dlt
+    load wins, then the latest event time. Only rows of completed dlt loads
+    are read. Incremental: each run reads only the rows of completed loads
+    newer than the newest load it holds and replaces the events it had, so it
+    always equals a full refresh.
 #}
 {{
     config(
@@ -38,15 +38,64 @@ events as (
 
 ),
 
-events_ranked as (
+duplicated_event_ids as (
+
+    {#-
+        Nearly every event comes once: rank only the duplicated ones (a
+        window over every event would sort millions of wide rows).
+    #}
+    select event_id
+    from events
+    group by 1
+    having count(*) > 1
+
+),
+
+single_events as (
+
+    select events.*
+    from events
+    left join duplicated_event_ids
+        on events.event_id = duplicated_event_ids.event_id
+    where duplicated_event_ids.event_id is null
+
+),
+
+duplicated_copies_ranked as (
 
     select
-        *,
+        events.event_id,
+        events.load_id,
+        events.event_at,
         row_number() over (
-            partition by event_id
-            order by load_id desc, event_at desc
+            partition by events.event_id
+            order by events.load_id desc, events.event_at desc
         ) as copy_rank
     from events
+    inner join duplicated_event_ids
+        on events.event_id = duplicated_event_ids.event_id
+
+),
+
+duplicated_events_kept as (
+
+    {#- (event_id, load_id, event_at) is unique: dlt merges on (id, created). #}
+    select events.*
+    from events
+    inner join duplicated_copies_ranked
+        on
+            events.event_id = duplicated_copies_ranked.event_id
+            and events.load_id = duplicated_copies_ranked.load_id
+            and events.event_at = duplicated_copies_ranked.event_at
+    where duplicated_copies_ranked.copy_rank = 1
+
+),
+
+deduplicated_events as (
+
+    select * from single_events
+    union all
+    select * from duplicated_events_kept
 
 ),
 
@@ -73,8 +122,7 @@ final as (
         is_filtered,
         event_at,
         sent_by_event_at
-    from events_ranked
-    where copy_rank = 1
+    from deduplicated_events
 
 )
 

@@ -1,7 +1,8 @@
 {#
     Who entered and left each segment when: one row per membership interval
     [valid_from, valid_to) in days; valid_to is null while it lasts. Each run
-    records the memberships of contact_segments for the as-of date:
+    records the memberships of contact_segments for the as-of date, writing
+    only the intervals that change:
     - a member not in an open interval enters (new interval from the as-of
       date);
     - an open interval whose contact is no longer a member closes at the
@@ -58,7 +59,8 @@ recorded_before as (
         membership_id,
         contact_id,
         segment_key,
-        valid_from
+        valid_from,
+        valid_to
     from {{ this }}
     where
         valid_from < {{ as_of_date() }}
@@ -86,21 +88,33 @@ recorded_before as (
         cast(null as {{ dbt.type_string() }}) as membership_id,
         cast(null as {{ dbt.type_string() }}) as contact_id,
         cast(null as {{ dbt.type_string() }}) as segment_key,
-        cast(null as date) as valid_from
+        cast(null as date) as valid_from,
+        cast(null as date) as valid_to
     where 1 = 0
 
 ),
 
 recorded_today as (
 
-    select * from recorded_before
+    select
+        membership_id,
+        contact_id,
+        segment_key,
+        valid_from
+    from recorded_before
 
 ),
 
 {% endif %}
 
-continuing_or_left as (
+left_or_reopened as (
 
+    {#-
+        Only intervals that change are emitted: those whose contact left
+        (closed at the as-of date) and those an earlier run of the same date
+        closed although the contact is a member again (reopened). Intervals
+        that simply continue are not touched.
+    #}
     select
         recorded_before.membership_id,
         recorded_before.contact_id,
@@ -114,6 +128,9 @@ continuing_or_left as (
         on
             recorded_before.contact_id = current_members.contact_id
             and recorded_before.segment_key = current_members.segment_key
+    where
+        current_members.contact_id is null
+        or recorded_before.valid_to is not null
 
 ),
 
@@ -158,7 +175,7 @@ retracted as (
 
 intervals as (
 
-    select * from continuing_or_left
+    select * from left_or_reopened
     union all
     select * from entered
     union all
