@@ -47,14 +47,7 @@ class Candidate:
         return self.accepted is None or self.status == Status.IN_FLIGHT
 
 
-def _model_sql(model: str) -> str:
-    """The sync model in canonical form, computed by the warehouse."""
-    return f"""
-        select cast(contact_id as varchar) as contact_id,
-               {canonical_segments_sql('segment_keys')} as segments,
-               coalesce(trim(primary_segment_key), '') as primary_segment
-        from {model}
-        where contact_id is not null"""
+DIFF_TABLE = "hubseg_sync_diff"  # a temporary table: allowed on a read-only warehouse too
 
 
 def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
@@ -62,32 +55,47 @@ def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
                     ) -> list[Candidate]:
     """Model rows that differ from the state, are unknown to it, or are in flight.
 
-    Two queries: contacts the state has never seen need only the model's three columns (on a
-    first run that is every contact, and fetching empty state columns for a million rows
-    costs seconds); the others come with their state.
+    One join of the model with the state keeps the rows that may need work in a temporary
+    table; the costly canonical form of the segment keys (list lambdas: seconds at a million
+    rows) is computed only there. `accepted_*` is always canonical, so a raw model value equal
+    to it is canonical and unchanged already. Two fetches follow: contacts the state has never
+    seen need only the model's columns (on a first run that is every contact, and fetching
+    empty state columns for a million rows costs seconds); the others come with their state.
 
     `forget_*`: the property does not exist in HubSpot, so it holds nothing, whatever the state
     remembers (a dry run cannot rewrite the state, so this is applied in the query).
     """
-    unseen = con.execute(f"""
-        with model as ({_model_sql(model)})
-        select m.contact_id, m.segments, m.primary_segment from model as m
-        where not exists (select 1 from {state} as s where s.contact_id = m.contact_id)
-    """).fetchall()
-    candidates = [Candidate(cid, OwnedValues(segments, primary), None, None, None, 0)
-                  for cid, segments, primary in unseen]
     accepted_segments = "''" if forget_segments else "s.accepted_segments"
     accepted_primary = "''" if forget_primary else "s.accepted_primary"
-    known = con.execute(f"""
-        with model as ({_model_sql(model)})
-        select m.contact_id, m.segments, m.primary_segment, {accepted_segments},
-               {accepted_primary}, s.status, s.pending_segments, s.pending_primary, s.attempts
-        from model as m
-        join {state} as s on s.contact_id = m.contact_id
-        where s.status = '{Status.IN_FLIGHT}'
-           or m.segments <> {accepted_segments}
-           or m.primary_segment <> {accepted_primary}
-    """).fetchall()
+    primary = "coalesce(trim(m.primary_segment_key), '')"
+    con.execute(f"""
+        create or replace temporary table {DIFF_TABLE} as
+        select cast(m.contact_id as varchar) as contact_id, m.segment_keys,
+               {primary} as primary_segment, s.contact_id is null as unseen,
+               {accepted_segments} as accepted_segments,
+               {accepted_primary} as accepted_primary, s.status, s.pending_segments,
+               s.pending_primary, s.attempts
+        from {model} as m
+        left join {state} as s on s.contact_id = cast(m.contact_id as varchar)
+        where m.contact_id is not null
+          and (s.contact_id is null or s.status = '{Status.IN_FLIGHT}'
+               or {primary} <> {accepted_primary}
+               or coalesce(m.segment_keys, '') <> {accepted_segments})""")
+    try:
+        segments = canonical_segments_sql("segment_keys")
+        unseen = con.execute(f"select contact_id, {segments}, primary_segment "
+                             f"from {DIFF_TABLE} where unseen").fetchall()
+        known = con.execute(f"""
+            select * from (
+                select contact_id, {segments} as segments, primary_segment, accepted_segments,
+                       accepted_primary, status, pending_segments, pending_primary, attempts
+                from {DIFF_TABLE} where not unseen)
+            where status = '{Status.IN_FLIGHT}' or primary_segment <> accepted_primary
+               or segments <> accepted_segments""").fetchall()
+    finally:
+        con.execute(f"drop table if exists {DIFF_TABLE}")
+    candidates = [Candidate(cid, OwnedValues(segments, primary), None, None, None, 0)
+                  for cid, segments, primary in unseen]
     candidates += [Candidate(
         contact_id=cid,
         desired=OwnedValues(segments, primary),  # canonical already (see the query)

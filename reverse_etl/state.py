@@ -317,6 +317,8 @@ class SyncState:
         with self.transaction():
             self.con.execute(f"insert into {FOLDED} select 0 where not exists "
                              f"(select 1 from {FOLDED})")
+            if not self._unfolded():
+                return  # the usual start of a run: the two updates would scan for nothing
             self._fold_outcomes()
             self._fold_in_flight()
             self.con.execute(
@@ -324,6 +326,12 @@ class SyncState:
                 f"coalesce((select max(seq) from {SYNC_CHANGES}), 0), "
                 f"coalesce((select max(seq) from {IN_FLIGHT}), 0))")
             self.con.execute(f"delete from {IN_FLIGHT}")
+
+    def _unfolded(self) -> bool:
+        row = self.con.execute(
+            f"select exists (select 1 from {IN_FLIGHT}) or exists (select 1 from {SYNC_CHANGES}"
+            f" where seq > (select last_seq from {FOLDED}))").fetchone()
+        return bool(row and row[0])
 
     def _fold_outcomes(self) -> None:
         status = " ".join(f"when '{o}' then '{s}'" for o, (s, _) in OUTCOME_STATUS.items())
