@@ -14,11 +14,13 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -48,6 +50,7 @@ EXIT_DAILY_LIMIT = 3
 EXIT_AUTH = 4
 EXIT_FAILED = 5
 PIPELINE_NAME = "hubspot"
+IMPORT_SCRATCH = "import-scratch"  # in the pipeline's working dir, so files can be hard-linked
 
 
 @dataclass
@@ -128,7 +131,7 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
     previous run's pending packages, then extract, normalize and load this run's data.
     """
     from pipelines.hubspot import RunContext, hubspot_source
-    from pipelines.warehouse import previous_contacts_lookup
+    from pipelines.warehouse import JSONL, previous_contacts_lookup
 
     require_token(config)
     started = time.monotonic()
@@ -146,16 +149,26 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
             pipeline.sync_destination()
             report.resumed_packages = _finish_pending(pipeline)
         ctx.previous_contacts = previous_contacts_lookup(pipeline)
+        if file_format == JSONL:  # the typed JSON-lines loader takes files written by us too
+            ctx.scratch_dir = Path(pipeline.working_dir) / IMPORT_SCRATCH
+            shutil.rmtree(ctx.scratch_dir, ignore_errors=True)  # a killed run's leftovers
         with _step(report, "extract", on_step):
             source = hubspot_source(ctx, resources)
             report.window_end_ms = ctx.window_end_ms
-            pipeline.extract(source, refresh=refresh,  # type: ignore[arg-type]
-                             loader_file_format=file_format)  # type: ignore[arg-type]
+            try:
+                pipeline.extract(source, refresh=refresh,  # type: ignore[arg-type]
+                                 loader_file_format=file_format)  # type: ignore[arg-type]
+            finally:  # the package holds hard links to the files: the scratch copies can go
+                if ctx.scratch_dir is not None:
+                    shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
         with _step(report, "normalize", on_step):
             info = pipeline.normalize()
         with _step(report, "load", on_step):
             pipeline.load()
-        counts = info.row_counts if info is not None else {}
+        counts = dict(info.row_counts) if info is not None else {}
+        for table, rows in ctx.imported_rows.items():  # dlt counts imported files as empty
+            if rows:
+                counts[table] = counts.get(table, 0) + rows
         report.rows = {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
     except DailyLimitReached as exc:  # at the run's first requests: nothing new to load
         ctx.note_stop(exc)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.destination.client import LoadJob, PreparedTableSchema
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
@@ -68,7 +69,17 @@ class WarehouseDuckDbClient(DuckDbClient):
 
 
 class warehouse_duckdb(DuckDbDestination):  # lower case, like dlt's destination factories
-    """dlt's DuckDB destination with the typed JSON-lines loader."""
+    """dlt's DuckDB destination with the typed JSON-lines loader.
+
+    One load job per table at a time: a table's files (the email events come in several) go
+    into the same staging table, and DuckDB reading them side by side only multiplied the
+    memory each `read_json` takes, on a single file of the database anyway.
+    """
+
+    def _raw_capabilities(self) -> DestinationCapabilitiesContext:
+        caps = super()._raw_capabilities()
+        caps.loader_parallelism_strategy = "table-sequential"
+        return caps
 
     @property
     def client_class(self) -> type[DuckDbClient]:

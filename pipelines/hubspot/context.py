@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from hubseg.api import DailyLimitReached, HubSpotClient
@@ -33,6 +34,9 @@ class RunContext:
     window_end_ms: int | None = None
     deal_pipelines: list[dict[str, Any]] | None = None  # prefetched (source.py)
     stopped_by: DailyLimitReached | None = None
+    # Where resources write load files dlt imports as they are (loadfiles.py); None: rows only.
+    scratch_dir: Path | None = None
+    imported_rows: dict[str, int] = field(default_factory=dict)  # table → rows in such files
     _properties: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _claimed_contacts: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -5,7 +5,8 @@ Events: one `created` window per run, [start, end) in epoch ms, fetched 1,000 pe
 returns a window newest first, following `offset` while `hasMore`. Offsets are short-lived, so
 progress across runs is kept as the window's remaining inclusive upper bound: the `created` of
 the oldest event loaded so far. A resumed window re-reads the events of that one millisecond,
-which the merge on (`id`, `created`) deduplicates.
+which the merge on (`id`, `created`) deduplicates. Into DuckDB, events go as load files that
+dlt imports without normalizing them row by row (`loadfiles.py`; same columns and values).
 
 Campaigns: the `by-id` list (one request per 500 ids), then one detail request per campaign
 whose `lastUpdatedTime` changed since the last run, not one per campaign every run.
@@ -18,7 +19,10 @@ from typing import Any
 
 import dlt
 
+from hubseg.api import DailyLimitReached
 from pipelines.hubspot.context import RunContext
+from pipelines.hubspot.loadfiles import LoadFiles
+from pipelines.hubspot.settings import EVENT_COLUMNS
 from pipelines.hubspot.windows import windows
 
 EVENTS = "email_events"
@@ -35,7 +39,28 @@ def _events_query(ctx: RunContext, window: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def event_rows(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
+def event_rows(ctx: RunContext) -> Iterator[Any]:
+    """Event pages; for DuckDB mostly as load files dlt imports unnormalized (loadfiles.py)."""
+    if ctx.scratch_dir is None:
+        yield from _event_pages(ctx)
+        return
+    files = LoadFiles(EVENTS, EVENT_COLUMNS, ctx.scratch_dir)
+    try:
+        for events in _event_pages(ctx):
+            left = files.add(events)
+            if left:
+                yield left
+            if files.full:
+                yield from files.flush()
+        yield from files.flush()
+    except DailyLimitReached:
+        yield from files.flush()  # the pages fetched belong to the state this run commits
+        raise
+    finally:
+        ctx.imported_rows[EVENTS] = files.rows_written
+
+
+def _event_pages(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
     state = dlt.current.resource_state()
     for window in windows(state, ctx.end_ms):
         query = _events_query(ctx, window)
