@@ -231,6 +231,12 @@ def _preset_section(r: dict[str, Any]) -> list[str]:
             f"{sum(run['retries'].values())} | {run['http_429']} | {run['wall_s']} | {phases} | "
             f"{run['rate_bound_s']} | {run['total_rows']:,} | {run['rows_per_s']:,} | "
             f"{run['peak_rss_mb']} |")
+    lines.append("")
+    for name, run in r["runs"].items():
+        if name.startswith("incremental"):
+            by_resource = ", ".join(f"{k} {v:,}" for k, v in sorted(run["calls"].items()))
+            lines.append(f"- {name.replace('_', ' ')} calls by resource: {by_resource} "
+                         f"(of which searches {run['searches']:,})")
     return [*lines, ""]
 
 

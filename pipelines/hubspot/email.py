@@ -57,6 +57,7 @@ def event_rows(ctx: RunContext) -> Iterator[Any]:
         yield from files.flush()  # the pages fetched belong to the state this run commits
         raise
     finally:
+        files.close()
         ctx.imported_rows[EVENTS] = files.rows_written
 
 

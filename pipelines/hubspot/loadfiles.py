@@ -24,13 +24,13 @@ import math
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import dlt
 from dlt.common.json import json as dlt_json
 from dlt.common.normalizers.utils import generate_dlt_ids
 
-ROWS_PER_FILE = 20_000
+ROWS_PER_FILE = 100_000
 LOAD_ID, ROW_ID = "_dlt_load_id", "_dlt_id"
 ROW_COLUMNS: dict[str, dict[str, Any]] = {
     LOAD_ID: {"name": LOAD_ID, "data_type": "text", "nullable": False},
@@ -43,7 +43,7 @@ _TRANSFORMED = "transformed"  # a name whose values dlt would change: leave rows
 
 
 class LoadFiles:
-    """Rows of one table, buffered and written as load files dlt imports without normalizing.
+    """Rows of one table, written to load files that dlt imports without normalizing.
 
     Call from inside the table's resource (it reads the source schema and load package).
     """
@@ -63,46 +63,63 @@ class LoadFiles:
                                        if column.get("data_type")}
         self._new: dict[str, dict[str, Any]] = {}  # inferred here, declared with the next file
         self._names: dict[str, str | None] = {}
-        self._paths: dict[tuple[str, str], str] = {}
-        self._rows: list[dict[str, Any]] = []
-        self.rows_written = 0
+        self._nested_names: dict[tuple[str, str], str] = {}
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._in_file = 0
+        self.rows_written = 0  # in files handed to dlt
 
     # -- rows ------------------------------------------------------------------------------------
     def add(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Buffer the items dlt would write unchanged; return the others, for dlt to normalize."""
+        """Write the items dlt would write unchanged to the current file; return the others,
+        for dlt to normalize. Rows are written as they come, so memory stays one page."""
         left: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
         for item in items:
             row = self._row(item)
             if row is None:
                 left.append(item)
             else:
-                self._rows.append(row)
+                rows.append(row)
+        if rows:
+            self._write(rows)
         return left
 
     @property
     def full(self) -> bool:
-        return len(self._rows) >= ROWS_PER_FILE
+        return self._in_file >= ROWS_PER_FILE
 
     def flush(self) -> Iterator[Any]:
-        """The buffered rows as one file for dlt to import (nothing when none are buffered)."""
-        if not self._rows:
+        """The current file, closed, for dlt to import (nothing when no rows were written)."""
+        if self._file is None or self._path is None:
             return
-        rows, self._rows = self._rows, []
-        self._scratch.mkdir(parents=True, exist_ok=True)
-        path = self._scratch / f"{self.table}.{uuid.uuid4().hex}.jsonl.gz"
-        lines = []
+        self._file.close()
+        path, rows = self._path, self._in_file
+        self._file, self._path, self._in_file = None, None, 0
+        columns = {**ROW_COLUMNS, **self._new}
+        self._new = {}
+        self.rows_written += rows
+        # The scratch file is hard-linked into the package; run_extract removes the scratch.
+        yield dlt.mark.with_file_import(str(path), "jsonl", rows,
+                                        dlt.mark.make_hints(columns=columns))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Drop an unfinished file (a failed run: nothing of it is committed)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        if self._file is None:
+            self._scratch.mkdir(parents=True, exist_ok=True)
+            self._path = self._scratch / f"{self.table}.{uuid.uuid4().hex}.jsonl.gz"
+            # Open across pages, closed by flush() or close().
+            self._file = gzip.open(self._path, "wb", compresslevel=1)  # noqa: SIM115
         for row, row_id in zip(rows, generate_dlt_ids(len(rows)), strict=True):
             row[LOAD_ID] = self._load_id
             row[ROW_ID] = row_id
-            lines.append(dlt_json.dumpb(row))
-        with gzip.open(path, "wb", compresslevel=1) as out:
-            out.write(b"\n".join(lines) + b"\n")
-        columns = {**ROW_COLUMNS, **self._new}
-        self._new = {}
-        self.rows_written += len(rows)
-        # The scratch file is hard-linked into the package; run_extract removes the scratch.
-        yield dlt.mark.with_file_import(str(path), "jsonl", len(rows),
-                                        dlt.mark.make_hints(columns=columns))  # type: ignore[arg-type]
+        self._file.write(b"\n".join(map(dlt_json.dumpb, rows)) + b"\n")
+        self._in_file += len(rows)
 
     # -- the normalizer's output form, or None where dlt would change the row -------------------
     def _row(self, item: dict[str, Any]) -> dict[str, Any] | None:
@@ -120,8 +137,9 @@ class LoadFiles:
                     if inner is None:
                         continue
                     inner_name = self._name(inner_key)
-                    if inner_name is None or not self._put(row, self._path(name, inner_name),
-                                                           inner):
+                    if inner_name is None:
+                        return None
+                    if not self._put(row, self._nested_name(name, inner_name), inner):
                         return None
             elif not self._put(row, name, value):
                 return None
@@ -163,11 +181,12 @@ class LoadFiles:
             self._names[key] = name
         return name
 
-    def _path(self, parent: str, child: str) -> str:
-        path = self._paths.get((parent, child))
-        if path is None:
-            path = self._paths[(parent, child)] = self._naming.shorten_fragments(parent, child)
-        return path
+    def _nested_name(self, parent: str, child: str) -> str:
+        name = self._nested_names.get((parent, child))
+        if name is None:
+            name = self._naming.shorten_fragments(parent, child)
+            self._nested_names[(parent, child)] = name
+        return name
 
 
 def _plain(value: Any) -> bool:
