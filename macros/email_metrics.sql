@@ -5,9 +5,12 @@
     into rates. Definitions are in models/marts/email/_email__models.yml.
 #}
 
-{% macro email_send_counts(sends) -%}
+{#
+    Counts over rows of fct_email_sends. `recipient_counts` is false when the
+    caller counts recipients itself (email_recipient_counts).
+#}
+{% macro email_send_counts(sends, recipient_counts=true) -%}
     count(*) as sends,
-    count(distinct {{ sends }}.recipient_email) as recipients,
     {%- for name, flag in [
         ('delivered', 'is_delivered'),
         ('bounces', 'is_bounced'),
@@ -22,14 +25,39 @@
     count(case when {{ sends }}.{{ flag }} then 1 end)
         as {{ name }},
     {%- endfor %}
-    count(distinct case when {{ sends }}.is_opened then {{ sends }}.recipient_email end)
-        as unique_open_recipients,
-    count(distinct case when {{ sends }}.is_clicked then {{ sends }}.recipient_email end)
-        as unique_click_recipients,
+    {%- if recipient_counts %}
+    {{ email_recipient_counts(sends) }},
+    {%- endif %}
     cast(sum({{ sends }}.open_count) as bigint) as total_opens,
     cast(sum({{ sends }}.click_count) as bigint) as total_clicks,
     min({{ sends }}.sent_at) as first_sent_at,
     max({{ sends }}.sent_at) as last_sent_at
+{%- endmacro %}
+
+{#
+    The distinct-address counts (recipients, unique_open_recipients,
+    unique_click_recipients). With `one_row_per_recipient`, the caller
+    guarantees each address appears once among the rows counted, so rows are
+    counted instead of distinct addresses: the same numbers without a
+    distinct aggregate, which is what makes segment × campaign affordable at
+    millions of sends.
+#}
+{% macro email_recipient_counts(sends, one_row_per_recipient=false) -%}
+    {%- for name, flag in email_recipient_count_flags().items() %}
+    {%- if one_row_per_recipient %}
+    count({% if flag %}case when {{ sends }}.{{ flag }} then 1 end{% else %}*{% endif %})
+    {%- else %}
+    count(distinct {% if flag %}case when {{ sends }}.{{ flag }} then {{ sends }}.recipient_email end
+        {%- else %}{{ sends }}.recipient_email{% endif %})
+    {%- endif %}
+        as {{ name }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{# The distinct-address counts and the flag each counts (none: every row). #}
+{% macro email_recipient_count_flags() -%}
+    {{ return({'recipients': none, 'unique_open_recipients': 'is_opened',
+               'unique_click_recipients': 'is_clicked'}) }}
 {%- endmacro %}
 
 {% macro email_send_rates() -%}

@@ -10,27 +10,21 @@
     - bot events are excluded (var include_filtered_events).
     - contact_id: the contact owning the recipient address
       (int_contacts_resolved.is_email_owner); null for non-contacts.
+    Incremental: a run rebuilds only the messages with a SENT event or linked
+    events in loads newer than the newest it holds (`last_load_id`), and
+    those whose address changed owner (a merge, a new or archived contact),
+    so it always equals a full refresh.
 #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='send_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
 
 with
-
-sent_events as (
-
-    select
-        event_id as send_id,
-        campaign_id,
-        recipient_email,
-        event_at as sent_at
-    from {{ ref('fct_email_events') }}
-    where event_type = 'SENT'
-
-),
-
-send_events as (
-
-    select * from {{ ref('int_email_events_pivoted_to_sends') }}
-
-),
 
 email_owners as (
 
@@ -39,6 +33,67 @@ email_owners as (
         email
     from {{ ref('int_contacts_resolved') }}
     where is_email_owner
+
+),
+
+{% if is_incremental() %}
+
+loaded_until as (
+
+    select coalesce(max(this.last_load_id), '') as last_load_id
+    from {{ this }} as this
+
+),
+
+touched_sends as (
+
+    select events.event_id as send_id
+    from {{ ref('fct_email_events') }} as events
+    where
+        events.event_type = 'SENT'
+        and events.load_id > (select last_load_id from loaded_until)
+
+    union
+
+    select pivoted.sent_by_event_id as send_id
+    from {{ ref('int_email_events_pivoted_to_sends') }} as pivoted
+    where pivoted.last_load_id > (select last_load_id from loaded_until)
+
+    union
+
+    select this.send_id
+    from {{ this }} as this
+    left join email_owners
+        on this.recipient_email = email_owners.email
+    where this.contact_id is distinct from email_owners.contact_id
+
+),
+
+{% endif %}
+
+sent_events as (
+
+    select
+        event_id as send_id,
+        campaign_id,
+        recipient_email,
+        load_id,
+        event_at as sent_at
+    from {{ ref('fct_email_events') }}
+    where
+        event_type = 'SENT'
+    {% if is_incremental() %}
+        and event_id in (select send_id from touched_sends)
+        {% endif %}
+
+),
+
+send_events as (
+
+    select * from {{ ref('int_email_events_pivoted_to_sends') }}
+    {% if is_incremental() %}
+    where sent_by_event_id in (select send_id from touched_sends)
+    {% endif %}
 
 ),
 
@@ -63,6 +118,11 @@ sends_joined as (
         coalesce(send_events.spamreport_event_count, 0) > 0
             as has_spam_report_event,
         sent_events.sent_at,
+        case
+            when send_events.last_load_id > sent_events.load_id
+                then send_events.last_load_id
+            else sent_events.load_id
+        end as last_load_id,
         send_events.delivered_at,
         send_events.first_open_event_at,
         send_events.first_clicked_at
@@ -100,7 +160,8 @@ final as (
                 then {{ least_not_null(
                     'first_open_event_at', 'first_clicked_at') }}
         end as first_opened_at,
-        case when is_delivered then first_clicked_at end as first_clicked_at
+        case when is_delivered then first_clicked_at end as first_clicked_at,
+        last_load_id
     from sends_joined
 
 )
