@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesApiExcep
 
 from sandbox.server.process import RunningServer
 from sandbox.store import connect, iso_ms
+from tests.sandbox.helpers import sdk
 
 LAST_MODIFIED = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate",
                  "companies": "hs_lastmodifieddate"}
@@ -43,9 +44,6 @@ SYSTEM = {"createdate", "hs_object_id"}
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def sdk(server: RunningServer, token: str | None = None) -> HubSpot:
-    return HubSpot(access_token=token or server.token, host=server.base_url,
-                   base_url=server.base_url)
 
 
 def http(server: RunningServer, method: str, path: str, token: str | None = None,
@@ -100,18 +98,6 @@ def expect(con: sqlite3.Connection, predicate: Callable[[dict[str, Any]], bool])
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def store(shared_server: RunningServer) -> Iterator[sqlite3.Connection]:
-    con = connect(shared_server.store, readonly=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def client(shared_server: RunningServer) -> HubSpot:
-    return sdk(shared_server)
-
 
 @pytest.fixture(scope="module")
 def contact_with_deals(store: sqlite3.Connection) -> tuple[str, set[str]]:

@@ -18,7 +18,7 @@ import requests
 from hubspot import HubSpot
 
 from sandbox.server.process import RunningServer
-from sandbox.store import connect
+from tests.sandbox.helpers import sdk
 
 EVENTS = "/email/public/v1/events"
 CAMPAIGNS = "/email/public/v1/campaigns"
@@ -26,9 +26,6 @@ CAMPAIGNS = "/email/public/v1/campaigns"
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def sdk(server: RunningServer, token: str | None = None) -> HubSpot:
-    base = server.base_url
-    return HubSpot(access_token=token or server.token, host=base, base_url=base)
 
 
 def get(client: HubSpot, path: str, **qs: Any) -> requests.Response:
@@ -66,18 +63,6 @@ def scalar(con: sqlite3.Connection, sql: str, *params: Any) -> Any:
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def store(shared_server: RunningServer) -> Iterator[sqlite3.Connection]:
-    con = connect(shared_server.store, readonly=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def client(shared_server: RunningServer) -> HubSpot:
-    return sdk(shared_server)
-
 
 @pytest.fixture(scope="module")
 def events(client: HubSpot) -> list[dict[str, Any]]:
