@@ -15,19 +15,27 @@ A host that has never answered during this client's life gets only a few quick a
 wrong base URL or a missing network should fail in seconds with `UnreachableError`, not after
 minutes of back-off. Once the host has answered, every failure gets the full retry budget.
 
-The token lives only in the sessions' `Authorization` header; nothing here formats it.
+Two transports share this policy: `request` sends with requests, `call` runs one request made
+by HubSpot's own SDK (hubspot-api-client, built by `hubseg.api.sdk` with its retries off) and
+classifies the SDK's `ApiException` from the same (status, headers, body) as our answers.
+
+The token lives only in the `Authorization` header (the sessions', the SDK configuration's);
+nothing here formats it, nor any request or response headers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 import requests
 import urllib3.exceptions
@@ -51,6 +59,9 @@ log = logging.getLogger("hubseg.api")
 FIRST_CONTACT_ATTEMPTS = 3
 SEARCH_RETRY_MIN_SECONDS = 1.0  # the search bucket is per second
 USER_AGENT = "hubseg (+https://github.com/hubseg/hubseg)"
+
+T = TypeVar("T")
+Headers = Mapping[str, str]  # case-insensitive in both requests and urllib3
 
 
 class _Transient(Exception):
@@ -91,46 +102,88 @@ class CallStats:
             return sum(self.calls.values())
 
 
-def _is_connect_failure(exc: requests.RequestException) -> bool:
+def _reason(exc: BaseException) -> BaseException:
+    """The failure under the wrappers: requests wraps urllib3's `MaxRetryError`, whose
+    `reason` is the cause; HubSpot's SDK (urllib3 without retries) raises it bare or wrapped."""
+    inner = exc.args[0] if isinstance(exc, requests.RequestException) and exc.args else exc
+    if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
+        return inner.reason
+    return inner if isinstance(inner, BaseException) else exc
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
     """True when no connection was established (DNS, refused, TLS, connect timeout)."""
     if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
         return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return isinstance(_reason(exc), (urllib3.exceptions.ConnectTimeoutError,
+                                     urllib3.exceptions.SSLError))
 
 
-def _describe(exc: requests.RequestException) -> str:
+def _describe(exc: BaseException) -> str:
     """A short, human account of a network failure (requests' own messages run to lines)."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    reason = _reason(exc)
     if isinstance(reason, urllib3.exceptions.NameResolutionError):
         return "the host name does not resolve"
     if isinstance(reason, urllib3.exceptions.NewConnectionError):
         return "connection refused" if "refused" in str(reason).lower() else "no connection"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+            reason, urllib3.exceptions.ConnectTimeoutError):
         return "connection timed out"
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(
+            reason, urllib3.exceptions.SSLError):
         return "TLS handshake failed"
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.Timeout) or isinstance(
+            reason, urllib3.exceptions.TimeoutError):
         return "no answer within the request timeout"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.ConnectionError):
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.ConnectionError
+                  ) or isinstance(reason, urllib3.exceptions.ProtocolError):
         return "connection dropped mid-response"
-    return type(exc).__name__
+    return type(reason).__name__
 
 
-def _error_body(response: requests.Response) -> dict[str, Any]:
+def _network_failure(exc: BaseException) -> _Transient:
+    return _Transient(_describe(exc), connect_failure=_is_connect_failure(exc))
+
+
+def _sdk_answer(exc: Exception) -> tuple[int, Headers, bytes] | None:
+    """(status, headers, body) of an SDK `ApiException`, None for any other exception.
+
+    Every generated package of hubspot-api-client has its own `ApiException` class (with
+    `status`, `reason`, `headers` and `body`; status 0 when no answer came), so it is
+    recognised by name and module, not imported. Its `headers` are the *response's*; they
+    are read for `Retry-After` and `Date` only and never put into a message.
+    """
+    if not any(c.__name__ == "ApiException" and c.__module__.startswith("hubspot.")
+               for c in type(exc).__mro__):
+        return None
+    body = getattr(exc, "body", None)
+    if isinstance(body, str):
+        body = body.encode()
+    return (int(getattr(exc, "status", 0) or 0), getattr(exc, "headers", None) or {},
+            body if isinstance(body, bytes) else b"")
+
+
+def _error_body(content: bytes) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = json.loads(content) if content else {}
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
+def _retry_after(headers: Headers) -> float | None:
+    raw = headers.get("Retry-After")
     try:
         return max(0.0, float(raw)) if raw is not None else None
     except ValueError:
         return None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def _scopes_from_body(body: dict[str, Any]) -> list[str]:
@@ -169,6 +222,25 @@ class HubSpotClient:
     def request(self, method: str, path: str, *, resource: str,
                 params: dict[str, Any] | None = None, body: Any = None) -> Any:
         """One logical call: retried as the policy says; returns the parsed JSON (or None)."""
+        return self._run(method, path, resource,
+                         lambda: self._attempt(method, path, params, body, resource))
+
+    def call(self, send: Callable[[], tuple[T, int, Headers]], *, method: str, path: str,
+             resource: str) -> T:
+        """One logical call made by another HTTP library — HubSpot's SDK — under this client's
+        policy: the same budget, counts, retries and errors as `request`.
+
+        `send` makes one attempt and returns what the SDK's `*_with_http_info` methods return,
+        `(result, status, headers)`; `result` is returned. An SDK `ApiException` is classified
+        from its status, headers and body exactly like an answer to `request`, and urllib3's
+        errors like requests' (status 0 and connection errors are network failures). The SDK
+        must not retry on its own (`hubseg.api.sdk` builds it that way). `method` and `path`
+        name the call in errors and choose the budget (`…/search` draws on the search bucket).
+        """
+        return self._run(method, path, resource,
+                         lambda: self._sdk_attempt(send, path, resource, method))
+
+    def _run(self, method: str, path: str, resource: str, attempt: Callable[[], T]) -> T:
         if self._daily_stop is not None:
             raise self._daily_stop
         retrying = Retrying(
@@ -179,9 +251,9 @@ class HubSpotClient:
             reraise=True,
         )
         try:
-            for attempt in retrying:
-                with attempt:
-                    return self._attempt(method, path, params, body, resource)
+            for try_ in retrying:
+                with try_:
+                    return attempt()
         except _Transient as exc:
             if exc.connect_failure and not self._connected:
                 raise UnreachableError(self.base_url, exc.detail) from None
@@ -224,44 +296,69 @@ class HubSpotClient:
                 method, self.base_url + path, params=params, json=body,
                 timeout=self.settings.request_timeout)
         except requests.RequestException as exc:
-            raise _Transient(_describe(exc), connect_failure=_is_connect_failure(exc)) from None
-        self._note_response(response)
-        return self._classify(method, path, response)
+            raise _network_failure(exc) from None
+        self._note_response(response.status_code, response.headers)
+        return self._classify(method, path, response.status_code, response.headers,
+                              response.content)
 
-    def _note_response(self, response: requests.Response) -> None:
-        self.stats.add_status(response.status_code)
+    def _sdk_attempt(self, send: Callable[[], tuple[T, int, Headers]], path: str,
+                     resource: str, method: str) -> T:
+        self.budget.acquire(search=path.endswith("/search"))
+        self.stats.add_call(resource)
+        try:
+            result, status, headers = send()
+        except urllib3.exceptions.HTTPError as exc:
+            raise _network_failure(exc) from None
+        except Exception as exc:
+            answer = _sdk_answer(exc)
+            if answer is None:
+                raise
+        else:
+            self._note_response(status, headers)
+            return result
+        # Classified outside the `except`, so our errors do not chain the SDK's exception
+        # (whose text holds the whole answer).
+        status, headers, content = answer
+        if status == 0:  # the SDK's account of a connection it could not make (TLS)
+            raise _Transient("TLS handshake failed", connect_failure=True)
+        self._note_response(status, headers)
+        self._classify(method, path, status, headers, content)
+        raise AssertionError(f"the SDK raised for a {status} answer")
+
+    def _note_response(self, status: int, headers: Headers) -> None:
+        self.stats.add_status(status)
         if self._connected:
             return
         with self._lock:
             if self._first_server_time is None:
-                self._first_server_time = _server_time(response)
+                self._first_server_time = _server_time(headers)
             self._connected = True
 
-    def _classify(self, method: str, path: str, response: requests.Response) -> Any:
-        status = response.status_code
+    def _classify(self, method: str, path: str, status: int, headers: Headers,
+                  content: bytes) -> Any:
+        """The parsed JSON of a 2xx answer (None if empty); any other answer raises."""
         if 200 <= status < 300:
-            if status == 204 or not response.content:
+            if status == 204 or not content:
                 return None
             try:
-                return response.json()
+                return json.loads(content)
             except ValueError:
                 raise _Transient(f"HTTP {status} with a truncated or non-JSON body") from None
+        body = _error_body(content)
         if status == 429:
-            self._raise_rate_limited(response)
+            self._raise_rate_limited(headers, body)
         if status >= 500:
-            raise _Transient(f"HTTP {status}", retry_after=_retry_after(response))
-        body = _error_body(response)
+            raise _Transient(f"HTTP {status}", retry_after=_retry_after(headers))
         if status == 401:
             raise AuthError(self.base_url)
         if status == 403:
             raise MissingScopesError(path, _scopes_from_body(body) or required_scopes(path))
-        raise RequestRejected(method, path, status, str(body.get("message") or response.reason),
+        raise RequestRejected(method, path, status, str(body.get("message") or _phrase(status)),
                               body.get("correlationId"), body)
 
-    def _raise_rate_limited(self, response: requests.Response) -> None:
-        body = _error_body(response)
+    def _raise_rate_limited(self, headers: Headers, body: dict[str, Any]) -> None:
         policy = str(body.get("policyName") or "")
-        retry_after = _retry_after(response)
+        retry_after = _retry_after(headers)
         if policy == "DAILY":
             resets = (None if retry_after is None
                       else datetime.now(UTC) + timedelta(seconds=retry_after))
@@ -298,9 +395,9 @@ class HubSpotClient:
                  state.attempt_number, self.settings.max_attempts)
 
 
-def _server_time(response: requests.Response) -> datetime:
+def _server_time(headers: Headers) -> datetime:
     """The server's clock from `Date`; our own clock if the header is missing or unreadable."""
-    raw = response.headers.get("Date")
+    raw = headers.get("Date")
     if raw:
         try:
             return parsedate_to_datetime(raw).astimezone(UTC)
