@@ -3,6 +3,8 @@
     .venv/bin/python bench/extract_bench.py --preset demo            # ~10 minutes
     nohup .venv/bin/python bench/extract_bench.py --preset large --modes pro \
         > bench/.work/extract-large.log 2>&1 &
+    # large takes ~30 min to generate: copy a kept portal (seed 42, anchor 2026-11-01) to
+    # bench/.work/extract-large.sqlite and add --reuse (the copy is deleted afterwards)
 
 Steps, on one generated portal (`bench/.work/extract-<preset>.sqlite`, git-ignored):
 
@@ -13,16 +15,19 @@ Steps, on one generated portal (`bench/.work/extract-<preset>.sqlite`, git-ignor
 Each run is a child process (this script with `--child`), so its peak RSS is its own. Recorded
 per run: API calls per resource against the minimum possible (⌈records / page size⌉ per
 endpoint, from the portal's own counts), wall time and dlt's extract / normalize / load
-phases, the rate-limit bound (calls ÷ allowed rate: 190 per 10 s, searches 5 per s), rows per
-second, peak RSS, and for incremental runs the share of the full load's calls and time.
-Results go to `bench/results/extract-<preset>.json` and `bench/results/extract.md` (rebuilt
-from every `extract-*.json`). The portal and warehouses are deleted unless `--keep`.
+phases with the process's CPU seconds in each (comparable on a shared machine, where wall
+time is not), the rate-limit bound (calls ÷ allowed rate: 190 per 10 s, searches 5 per s),
+rows per second, peak RSS, and for incremental runs the share of the full load's calls and
+time. Results go to `bench/results/extract-<preset>.json` and `bench/results/extract.md`
+(rebuilt from every `extract-*.json`, then `extract-notes.md`, written by hand). The portal
+and warehouses are deleted unless `--keep`.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -58,15 +63,31 @@ def child(args: argparse.Namespace) -> None:
     config = load_config(base_url=args.base_url, access_token=args.token, tier=args.tier,
                          path=Path(args.warehouse) / "hubseg.duckdb",
                          dlt_dir=Path(args.warehouse) / "dlt", index_lag_seconds=0)
+    cpu_at: dict[str, float] = {}
+
+    def on_step(name: str) -> None:  # CPU seconds of this process at the start of each step
+        cpu_at[name] = _cpu_s()
+
     started = time.monotonic()
-    report = run_extract(config)
+    report = run_extract(config, on_step=on_step)
     wall = time.monotonic() - started
+    steps = [*cpu_at.items(), ("end", _cpu_s())]
     print(json.dumps({
         "wall_s": round(wall, 2), "phases_s": report.steps_s,
+        "cpu_s": round(steps[-1][1], 2),
+        "phases_cpu_s": {name: round(after - at, 2)
+                         for (name, at), (_, after) in itertools.pairwise(steps)},
         "calls": report.calls, "retries": report.retries, "rows": report.rows,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stopped": report.stopped_by is not None,
     }))
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process: unlike wall time, not inflated by other jobs
+    on a shared machine (the sandbox server's CPU is its own process's, not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_child(server: RunningServer, warehouse: Path, tier: str) -> dict[str, Any]:
@@ -203,6 +224,9 @@ def markdown() -> str:
            "average above its CPU count means other jobs inflated the times.", ""]
     for path in sorted(RESULTS.glob("extract-*.json")):
         out += _preset_section(json.loads(path.read_text()))
+    notes = RESULTS / "extract-notes.md"  # written by hand: analysis, runs that did not finish
+    if notes.exists():
+        out.append(notes.read_text().rstrip("\n"))
     return "\n".join(out) + "\n"
 
 
@@ -219,16 +243,23 @@ def _preset_section(r: dict[str, Any]) -> list[str]:
              f"- Minimum calls of a full load: {sum(r['minimum_calls'].values()):,} "
              f"({', '.join(f'{k} {v:,}' for k, v in r['minimum_calls'].items())})", "",
              "| run | API calls | vs minimum / vs full | retries | 429s | wall s | extract / "
-             "normalize / load s | rate-limit bound s | rows | rows/s | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "normalize / load s | CPU s (extract / normalize / load) | rate-limit bound s | "
+             "rows | rows/s | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, run in r["runs"].items():
         ratio = (f"+{run['calls_over_minimum_pct']}%" if "calls_over_minimum_pct" in run
                  else f"{run['calls_vs_full_pct']}% calls, {run['wall_vs_full_pct']}% time")
         phases = " / ".join(str(run["phases_s"].get(k, "–"))
                             for k in ("extract", "normalize", "load"))
+        cpu = "–"
+        if "cpu_s" in run:
+            parts = " / ".join(str(run["phases_cpu_s"].get(k, "–"))
+                               for k in ("extract", "normalize", "load"))
+            cpu = f"{run['cpu_s']} ({parts})"
         lines.append(
             f"| {name.replace('_', ' ')} | {run['total_calls']:,} | {ratio} | "
             f"{sum(run['retries'].values())} | {run['http_429']} | {run['wall_s']} | {phases} | "
+            f"{cpu} | "
             f"{run['rate_bound_s']} | {run['total_rows']:,} | {run['rows_per_s']:,} | "
             f"{run['peak_rss_mb']} |")
     lines.append("")
