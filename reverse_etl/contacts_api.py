@@ -1,9 +1,15 @@
 """The two contact calls the sync makes: batch read and batch update of its own properties.
 
-Both go through the shared `HubSpotClient`, so the sync obeys the same API budget as the
-extraction (the tier's 10-second window), retries 429s, 5xx and dropped connections with
-back-off, and stops cleanly at the daily limit. A batch update sets absolute values, so a retry
-after a lost answer is harmless.
+Both are made by HubSpot's own SDK (hubspot-api-client: `crm.contacts.batch_api.read` and
+`.update`, one SDK client per thread, pointed at the configured base URL) and run under the
+shared `HubSpotClient.call`, so the sync obeys the same API budget as the extraction (the tier's
+10-second window), retries 429s, 5xx and dropped connections with back-off, and stops cleanly
+at the daily limit; the SDK's own retries are off. A batch update sets absolute values, so a
+retry after a lost answer is harmless. The SDK's answers are mapped to plain types here: a 207's
+`errors` to `InputError`s; a whole-batch 4xx arrives as `RequestRejected`, as before.
+
+The SDK (12.x) has the classic `/crm/v3/…` paths built in, so these two calls use them whatever
+`api_version` is configured; HubSpot serves them until the numbered paths retire in 2027.
 """
 
 from __future__ import annotations
@@ -12,11 +18,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hubspot.crm.contacts import (
+    BatchApi,
+    BatchInputSimplePublicObjectBatchInput,
+    BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectId,
+)
+
 from hubseg.api import HubSpotClient
+from hubseg.api.sdk import SdkClients
 from reverse_etl.scopes import CONTACTS_READ, CONTACTS_WRITE, needing
 from reverse_etl.values import OwnedNames, OwnedValues
 
-OBJECT_TYPE = "contacts"
+READ_PATH = "/crm/v3/objects/contacts/batch/read"  # the SDK's, for errors and the budget
+UPDATE_PATH = "/crm/v3/objects/contacts/batch/update"
 
 
 @dataclass(frozen=True)
@@ -48,30 +64,39 @@ class ContactsApi:
     def __init__(self, client: HubSpotClient, names: OwnedNames) -> None:
         self.client = client
         self.names = names
-        self.read_path = client.paths.batch_read(OBJECT_TYPE)
-        self.update_path = f"{client.paths.objects(OBJECT_TYPE)}/batch/update"
+        self.sdk = SdkClients(client.settings)
+
+    def _batch_api(self) -> BatchApi:
+        return self.sdk.api("contacts.batch", lambda hubspot: hubspot.crm.contacts.batch_api)
 
     def read(self, ids: Sequence[str]) -> dict[str, OwnedValues | None]:
         """Current values of our two properties; None for a contact HubSpot does not return
         (deleted, or merged into another id: writing to it would change the survivor)."""
-        body = {"inputs": [{"id": i} for i in ids], "properties": list(self.names.properties),
-                "propertiesWithHistory": []}
+        body = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in ids],
+            properties=list(self.names.properties), properties_with_history=[])
         with needing(CONTACTS_READ):
-            answer = self.client.post(self.read_path, body, resource="sync: read contacts")
-        found = {str(r.get("id")): self.names.parse(r.get("properties"))
-                 for r in (answer or {}).get("results") or []}
+            answer = self.client.call(
+                lambda: self._batch_api().read_with_http_info(
+                    body, _request_timeout=self.sdk.timeout),
+                method="POST", path=READ_PATH, resource="sync: read contacts")
+        found = {str(r.id): self.names.parse(r.properties) for r in answer.results or []}
         return {i: found.get(i) for i in ids}
 
     def update(self, rows: Mapping[str, OwnedValues]) -> BatchAnswer:
         """One batch update (at most 100 inputs); a refused batch raises RequestRejected."""
-        body = {"inputs": [{"id": cid, "properties": self.names.payload(values)}
-                           for cid, values in rows.items()]}
+        body = BatchInputSimplePublicObjectBatchInput(inputs=[
+            SimplePublicObjectBatchInput(id=cid, properties=self.names.payload(values))
+            for cid, values in rows.items()])
         with needing(CONTACTS_WRITE):
-            answer = self.client.post(self.update_path, body, resource="sync: batch update")
-        answer = answer or {}
-        errors = tuple(
-            InputError(str(e.get("category") or ""), str(e.get("message") or ""),
-                       named_ids(e.get("context")))
-            for e in answer.get("errors") or [] if isinstance(e, Mapping))
-        return BatchAnswer(frozenset(str(r.get("id")) for r in answer.get("results") or []),
-                           errors)
+            answer = self.client.call(
+                lambda: self._batch_api().update_with_http_info(
+                    body, _request_timeout=self.sdk.timeout),
+                method="POST", path=UPDATE_PATH, resource="sync: batch update")
+        errors = tuple(  # only a 207 (`…WithErrors`) has `errors`
+            InputError(str(e.category or ""), str(e.message or ""), named_ids(e.context))
+            for e in getattr(answer, "errors", None) or [])
+        return BatchAnswer(frozenset(str(r.id) for r in answer.results or []), errors)
+
+    def close(self) -> None:
+        self.sdk.close()

@@ -11,6 +11,10 @@ comes back is shown again. `PATCH` replaces the whole option list, so the list s
 complete (hubspot-api.md §5).
 
 Inspecting costs two GETs; nothing is written unless something differs.
+
+These calls (at most a handful per run) stay on the shared HTTP client (`HubSpotClient`), as
+the extraction's property reads do; only the contact reads and writes, the sync's volume, go
+through HubSpot's SDK (`contacts_api.py`). Both draw on the one budget.
 """
 
 from __future__ import annotations

@@ -340,8 +340,10 @@ def run_sync(config: HubsegConfig, *, dry_run: bool = False, force: bool = False
     require_token(config)
     with warehouse.connect(config.warehouse, read_only=dry_run) as con:
         client = HubSpotClient(config.hubspot)
+        run = SyncRun(con, client, config, dry_run=dry_run, force=force or config.sync.force,
+                      progress=progress)
         try:
-            return SyncRun(con, client, config, dry_run=dry_run,
-                           force=force or config.sync.force, progress=progress).execute()
+            return run.execute()
         finally:
+            run.api.close()
             client.close()
