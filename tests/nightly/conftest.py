@@ -125,7 +125,7 @@ def start_loop(small_portal: Path, root: Path) -> Loop:
 
 
 # Which load brought a row differs between any two loads by design: not part of the state.
-LOAD_METADATA = ("load_id", "_dlt_load_id", "_dlt_id")
+LOAD_METADATA = ("load_id", "last_load_id", "_dlt_load_id", "_dlt_id")  # differ run to run
 
 
 def mart_snapshot(published: Path) -> dict[str, list[tuple[Any, ...]]]:
