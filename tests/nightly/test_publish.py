@@ -50,3 +50,47 @@ def test_failed_publish_keeps_the_previous_file(tmp_path: Path) -> None:
     assert result.returncode == EXIT_PUBLISH
     assert "no `marts` tables" in result.stderr
     assert layout.published.read_bytes() == before
+
+
+def _events(con: duckdb.DuckDBPyConnection, rows: str) -> None:
+    """`marts.fct_email_events` as the dbt model keeps it: one row per event, its load's id."""
+    con.execute("create schema if not exists marts")
+    con.execute("create or replace table marts.fct_email_events as select event_id, load_id, "
+                f"event_type from (values {rows}) t(event_id, load_id, event_type)")
+
+
+def _published_events(published: Path) -> tuple[list[tuple[str, str, str]], str]:
+    """The published events, and how the last publish copied them."""
+    with duckdb.connect(str(published), read_only=True) as con:
+        copied = con.execute("select copied from nightly.publication "
+                             "where table_name = 'marts.fct_email_events'").fetchone()
+        rows = con.execute("select * from marts.fct_email_events order by 1").fetchall()
+    return rows, copied[0] if copied else ""
+
+
+def test_republishing_adds_new_loads_and_recopies_what_it_cannot_prove(tmp_path: Path) -> None:
+    from hubseg.nightly.history import RunRecord
+    from hubseg.nightly.publish import publish
+
+    working, published = tmp_path / "working.duckdb", tmp_path / "published.duckdb"
+    with duckdb.connect(str(working)) as con:
+        _events(con, "('e1', 'L1', 'SENT'), ('e2', 'L1', 'OPEN')")
+        con.execute("create table marts.retired as select 1 as x")
+    publish(working, published, RunRecord("r1"))
+    with duckdb.connect(str(working)) as con:  # a new load: a new event, a newer copy of e2
+        _events(con, "('e1', 'L1', 'SENT'), ('e2', 'L2', 'CLICK'), ('e3', 'L2', 'SENT')")
+        con.execute("drop table marts.retired")
+    counts = publish(working, published, RunRecord("r2"))
+    assert _published_events(published) == (
+        [("e1", "L1", "SENT"), ("e2", "L2", "CLICK"), ("e3", "L2", "SENT")], "new loads")
+    assert counts == {"marts.fct_email_events": 3}  # the retired table is gone
+    with duckdb.connect(str(working)) as con:  # rebuilt: e1 now from L2, which is published
+        _events(con, "('e1', 'L2', 'DROPPED'), ('e2', 'L2', 'CLICK')")
+    publish(working, published, RunRecord("r3"))
+    assert _published_events(published) == (  # the new-load rows alone would not match
+        [("e1", "L2", "DROPPED"), ("e2", "L2", "CLICK")], "whole table")
+    with duckdb.connect(str(published), read_only=True) as con:
+        runs = con.execute("select run_id from nightly.runs order by 1").fetchall()
+        manifest = con.execute("select distinct run_id from nightly.publication").fetchall()
+    assert runs == [("r3",)]  # the working warehouse holds the history; these had none
+    assert manifest == [("r3",)]
