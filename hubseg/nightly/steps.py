@@ -168,7 +168,10 @@ def dbt_argv(ctx: StepContext, target_path: Path) -> list[str]:
             "--log-path", str(target_path.parent / "dbt-logs"), "--no-use-colors",
             # dbt's own file log is at debug level: compiled SQL, unit-test fixture rows. The
             # console output (info level, captured and redacted as build.log) is the log.
-            "--log-level-file", "none"]
+            "--log-level-file", "none",
+            # Unit tests check the SQL against fixed inputs, not tonight's data: like dbt
+            # recommends for production, they run in development and CI, not every night.
+            "--exclude-resource-type", "unit_test"]
     if ctx.dbt_vars:
         argv += ["--vars", json.dumps(ctx.dbt_vars)]
     return argv

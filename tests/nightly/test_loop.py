@@ -3,6 +3,7 @@ readers querying the published warehouse throughout."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -67,6 +68,18 @@ def test_both_nights_succeed_and_the_second_is_incremental(two_nights: TwoNights
     with duckdb.connect(str(two_nights.loop.layout.published), read_only=True) as con:
         runs = con.execute("select run_id, status from nightly.runs order by started_at")
         assert runs.fetchall() == [(first["run_id"], "ok"), (second["run_id"], "ok")]
+        copied = dict(con.execute("select table_name, copied from nightly.publication")
+                      .fetchall())
+        published_events = con.execute("select count(*) from marts.fct_email_events").fetchone()
+    assert copied["marts.fct_email_events"] == "new loads"  # on top of night 1's copy
+    with duckdb.connect(str(two_nights.loop.layout.working), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_email_events").fetchone() == (
+            published_events)
+    nodes = json.loads((two_nights.loop.layout.run_dir(second["run_id"]) / "dbt-target"
+                        / "run_results.json").read_text())["results"]
+    kinds = {node["unique_id"].split(".")[0] for node in nodes}
+    assert "test" in kinds
+    assert "unit_test" not in kinds  # unit tests run in development and CI, not nightly
 
 
 def test_readers_saw_only_whole_snapshots_and_never_an_error(two_nights: TwoNights) -> None:
