@@ -6,8 +6,11 @@ HubSpot enforces, per private app (hubspot-api.md §9 and §3.3):
 - a separate bucket of 5 search requests per second (search does not count in the 10 s window);
 - a daily allowance per account (250k / 625k / 1M), reset at midnight in the account's time zone.
 
-We hold every request until both windows have room, sized `safety_margin` below the real limits
-so that network jitter (HubSpot counts arrivals, we count departures) never pushes a window over.
+We hold every request until both windows have room, with windows `safety_margin` longer than the
+real ones (HubSpot's count of requests in a window `1 + margin` times as long), so that network
+jitter (HubSpot counts arrivals, we count departures) never pushes a window over. Stretching the
+window, not shrinking the count, matters for small limits: 5 searches per 1.05 s is 4.76 per
+second, where 5% fewer requests per second would round down to 4.
 The daily allowance is not throttled here: other apps share it, so only HubSpot knows what is
 left; its 429 DAILY answer stops the run cleanly (see `client.py`).
 """
@@ -50,8 +53,20 @@ def limits_for(settings: HubSpotSettings) -> TierLimits:
     )
 
 
-def _with_margin(limit: int, margin: float) -> int:
-    return max(1, math.floor(limit * (1 - margin)))
+@dataclass(frozen=True)
+class Window:
+    """At most `requests` in any `ms` milliseconds (HubSpot's limit, our longer window)."""
+
+    requests: int
+    ms: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests * 1000 / self.ms
+
+
+def _window(limit: int | None, ms: int, margin: float) -> Window | None:
+    return None if limit is None else Window(limit, math.ceil(ms * (1 + margin)))
 
 
 class Budget:
@@ -59,21 +74,19 @@ class Budget:
 
     def __init__(self, limits: TierLimits, safety_margin: float) -> None:
         self.limits = limits
-        self.general_rate = (None if limits.per_ten_seconds is None
-                             else _with_margin(limits.per_ten_seconds, safety_margin))
-        self.search_rate = (None if limits.search_per_second is None
-                            else _with_margin(limits.search_per_second, safety_margin))
-        self._general = self._limiter(self.general_rate, Duration.SECOND * 10)
-        self._search = self._limiter(self.search_rate, Duration.SECOND)
+        self.general = _window(limits.per_ten_seconds, Duration.SECOND * 10, safety_margin)
+        self.search = _window(limits.search_per_second, Duration.SECOND, safety_margin)
+        self._general = self._limiter(self.general)
+        self._search = self._limiter(self.search)
 
     @staticmethod
-    def _limiter(limit: int | None, window: int) -> Limiter | None:
-        if limit is None:
+    def _limiter(window: Window | None) -> Limiter | None:
+        if window is None:
             return None
-        # A sliding log: exactly "at most `limit` in any window", like HubSpot's rolling window.
+        # A sliding log: exactly "at most n in any window", like HubSpot's rolling window.
         # The buffer keeps a waiting request 0.1 s past the moment the window frees up, so one
         # that HubSpot received late still counts in the window it was sent in.
-        return Limiter(InMemoryBucket([Rate(limit, window)]), buffer_ms=BUFFER_MS)
+        return Limiter(InMemoryBucket([Rate(window.requests, window.ms)]), buffer_ms=BUFFER_MS)
 
     @classmethod
     def from_settings(cls, settings: HubSpotSettings) -> Budget:
@@ -86,6 +99,5 @@ class Budget:
 
     def requests_per_second(self, search: bool = False) -> float | None:
         """The sustained rate this budget allows (for the benchmark's rate-limit bound)."""
-        if search:
-            return None if self.search_rate is None else float(self.search_rate)
-        return None if self.general_rate is None else self.general_rate / 10.0
+        window = self.search if search else self.general
+        return None if window is None else window.per_second

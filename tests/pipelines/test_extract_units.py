@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from hubseg.api import ApiPaths, required_scopes
-from hubseg.api.budget import Budget, limits_for
+from hubseg.api.budget import Budget, Window, limits_for
 from hubseg.config import ConfigError, HubSpotSettings, Secret, load_config
 from pipelines.hubspot.crm import property_chunks
 
@@ -48,8 +48,10 @@ def test_required_scopes_per_endpoint(path: str, scopes: list[str]) -> None:
 
 def test_budget_stays_below_the_tier_limits() -> None:
     pro = Budget.from_settings(HubSpotSettings(tier="pro"))
-    assert pro.general_rate == 180  # 190 less 5%
-    assert pro.search_rate == 4
+    # HubSpot's counts, over windows 5% longer: 190 per 10.5 s, 5 searches per 1.05 s.
+    assert (pro.general, pro.search) == (Window(190, 10_500), Window(5, 1_050))
+    assert pro.requests_per_second() == pytest.approx(18.1, abs=0.01)
+    assert pro.requests_per_second(search=True) == pytest.approx(4.76, abs=0.01)
     custom = limits_for(HubSpotSettings(tier="custom", per_ten_seconds=50, per_day=1000))
     assert (custom.per_ten_seconds, custom.search_per_second, custom.per_day) == (50, 5, 1000)
     assert Budget.from_settings(HubSpotSettings(tier="unlimited")).requests_per_second() is None
