@@ -17,3 +17,21 @@
             then cast({{ numerator }} as double precision) / {{ denominator }}
     end
 {%- endmacro %}
+
+
+{#
+    A 64-bit hash of a value, for grouping and joining on long strings
+    cheaply where a collision only costs exactness elsewhere (never a wrong
+    result): DuckDB's hash(), PostgreSQL's hashtextextended().
+#}
+{% macro fast_hash(expression) -%}
+    {{ return(adapter.dispatch('fast_hash')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__fast_hash(expression) -%}
+    hash({{ expression }})
+{%- endmacro %}
+
+{% macro default__fast_hash(expression) -%}
+    hashtextextended({{ expression }}, 0)
+{%- endmacro %}

@@ -22,7 +22,7 @@
         ('unsubscribes', 'is_unsubscribed'),
         ('spam_reports', 'is_spam_reported'),
     ] %}
-    count(case when {{ sends }}.{{ flag }} then 1 end)
+    count(*) filter (where {{ sends }}.{{ flag }})
         as {{ name }},
     {%- endfor %}
     {%- if recipient_counts %}
@@ -40,12 +40,15 @@
     guarantees each address appears once among the rows counted, so rows are
     counted instead of distinct addresses: the same numbers without a
     distinct aggregate, which is what makes segment × campaign affordable at
-    millions of sends.
+    millions of sends. `only_if` restricts the rows counted (a condition).
 #}
-{% macro email_recipient_counts(sends, one_row_per_recipient=false) -%}
+{% macro email_recipient_counts(sends, one_row_per_recipient=false,
+                                only_if=none) -%}
     {%- for name, flag in email_recipient_count_flags().items() %}
+    {%- set conditions = [only_if, sends ~ '.' ~ flag if flag else none]
+        | reject('none') | list %}
     {%- if one_row_per_recipient %}
-    count({% if flag %}case when {{ sends }}.{{ flag }} then 1 end{% else %}*{% endif %})
+    count(*){% if conditions %} filter (where {{ conditions | join(' and ') }}){% endif %}
     {%- else %}
     count(distinct {% if flag %}case when {{ sends }}.{{ flag }} then {{ sends }}.recipient_email end
         {%- else %}{{ sends }}.recipient_email{% endif %})

@@ -33,7 +33,7 @@ interests as (
 
     select
         contact_id,
-        {{ dbt.listagg('topic', "';'", 'order by topic') }} as interests
+        {{ sorted_listagg('topic', "';'") }} as interests
     from {{ ref('int_contact_interests') }}
     group by 1
 

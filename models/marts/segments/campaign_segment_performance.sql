@@ -5,17 +5,35 @@
     For campaigns first sent before the history begins, current membership
     (contact_segments) stands in; `membership_basis` says which was used
     ('history' or 'current'). Messages to non-contacts belong to no segment.
+
+    Cost: every message fans out to each segment of its contact (30M rows at
+    a million contacts), so everything is counted in one pass over them.
     Distinct addresses are counted as rows for the addresses that got a
     campaign once (nearly all) and as distinct values only for the few that
-    got it more than once: a distinct count over every (message, segment)
-    row took minutes at a million contacts.
+    got it more than once; repeats are found on a hash of the address (a
+    collision only sends two addresses down the exact, distinct path).
 #}
-
 with
 
 all_sends as (
 
-    select * from {{ ref('fct_email_sends') }}
+    select
+        campaign_id,
+        contact_id,
+        recipient_email,
+        is_delivered,
+        is_bounced,
+        is_hard_bounced,
+        is_soft_bounced,
+        is_dropped,
+        is_opened,
+        is_clicked,
+        is_unsubscribed,
+        is_spam_reported,
+        open_count,
+        click_count,
+        sent_at
+    from {{ ref('fct_email_sends') }}
     where contact_id is not null
 
 ),
@@ -55,7 +73,7 @@ repeat_recipients as (
 
     select
         campaign_id,
-        recipient_email
+        {{ fast_hash('recipient_email') }} as recipient_hash
     from all_sends
     group by 1, 2
     having count(*) > 1
@@ -66,12 +84,13 @@ sends as (
 
     select
         all_sends.*,
-        repeat_recipients.recipient_email is not null as is_repeat_recipient
+        repeat_recipients.recipient_hash is not null as is_repeat_recipient
     from all_sends
     left join repeat_recipients
         on
             all_sends.campaign_id = repeat_recipients.campaign_id
-            and all_sends.recipient_email = repeat_recipients.recipient_email
+            and {{ fast_hash('all_sends.recipient_email') }}
+            = repeat_recipients.recipient_hash
 
 ),
 
@@ -152,22 +171,11 @@ send_counts as (
     select
         sends_in_segments.campaign_id,
         sends_in_segments.segment_key,
-        sends_in_segments.membership_basis,
-        {{ email_send_counts('sends_in_segments', recipient_counts=false) }}
-    from sends_in_segments
-    group by 1, 2, 3
-
-),
-
-once_recipient_counts as (
-
-    select
-        sends_in_segments.campaign_id,
-        sends_in_segments.segment_key,
+        {{ email_send_counts('sends_in_segments', recipient_counts=false) }},
         {{ email_recipient_counts(
-            'sends_in_segments', one_row_per_recipient=true) }}
+            'sends_in_segments', one_row_per_recipient=true,
+            only_if='not sends_in_segments.is_repeat_recipient') }}
     from sends_in_segments
-    where not sends_in_segments.is_repeat_recipient
     group by 1, 2
 
 ),
@@ -220,10 +228,10 @@ final as (
             as campaign_segment_id,
         send_counts.campaign_id,
         send_counts.segment_key,
-        send_counts.membership_basis,
+        campaign_bases.membership_basis,
         {%- for column in email_send_count_columns() %}
         {%- if column in email_recipient_count_flags() %}
-        coalesce(once_recipient_counts.{{ column }}, 0)
+        send_counts.{{ column }}
         + coalesce(repeat_recipient_counts.{{ column }}, 0) as {{ column }},
         {%- else %}
         send_counts.{{ column }},
@@ -237,10 +245,8 @@ final as (
         send_counts.first_sent_at,
         send_counts.last_sent_at
     from send_counts
-    left join once_recipient_counts
-        on
-            send_counts.campaign_id = once_recipient_counts.campaign_id
-            and send_counts.segment_key = once_recipient_counts.segment_key
+    inner join campaign_bases
+        on send_counts.campaign_id = campaign_bases.campaign_id
     left join repeat_recipient_counts
         on
             send_counts.campaign_id = repeat_recipient_counts.campaign_id

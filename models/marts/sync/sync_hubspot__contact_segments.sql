@@ -27,7 +27,7 @@ segments_aggregated as (
 
     select
         contact_id,
-        {{ dbt.listagg('segment_key', "';'", 'order by segment_key') }}
+        {{ sorted_listagg('segment_key', "';'") }}
             as segment_keys,
         max(case when is_primary_segment then segment_key end)
             as primary_segment_key,
