@@ -28,8 +28,8 @@ Steps:
    (warehouse query + plan), read and send seconds, wall seconds of `run_sync`, and the
    rate-limit bound — calls ÷ 19 per second (HubSpot's pro rate) and the rolling-window
    minimum (the k-th call cannot leave before 10 s × ⌊(k − 1) ÷ 190⌋). The client budget
-   (18/s) alone makes wall ÷ rate bound at least 19 ÷ 18 ≈ 1.06 on a long run; fixed costs
-   (warehouse diff, fold, property calls) weigh most on a short one. The 1-minute load average
+   (190 per 10.5 s, 18.1/s) alone makes wall ÷ rate bound at least 1.05 on a long run; fixed
+   costs (warehouse diff, fold, property calls) weigh most on a short one. The 1-minute load average
    is recorded before and after each run: the machine is shared.
 
 Results: `bench/results/sync-<preset>.json` and the table `bench/results/sync.md` (rebuilt from
