@@ -127,8 +127,9 @@ def write_results(result: dict[str, Any]) -> None:
              "| preset | rate limit | night | status | extract | build | sync | publish | "
              "total wall | API calls | rows loaded | contacts written | peak MB | date |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for path in sorted(RESULTS.glob("nightly-*.json")):
-        data = json.loads(path.read_text())
+    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("nightly-*.json"))]
+    runs = [data for data in runs if "nights" in data]  # not a raw record of one night
+    for data in runs:
         for i, n in enumerate(data["nights"], start=1):
             steps = n["steps"]
             secs = [f"{steps.get(s, {}).get('seconds', 0):.1f}"
@@ -139,8 +140,7 @@ def write_results(result: dict[str, Any]) -> None:
                          + " | ".join(secs) + f" | {n['wall_s']} | {n['api_calls']:,} | "
                          f"{n['rows_loaded']:,} | {n['contacts_synced']:,} | {peak:.0f} | "
                          f"{data['date']} ({data['cpus']} CPUs) |")
-    notes = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("nightly-*.json"))]
-    lines += [""] + [f"- {d['preset']}: {d['note']}" for d in notes if d.get("note")]
+    lines += [""] + [f"- {d['preset']}: {d['note']}" for d in runs if d.get("note")]
     (RESULTS / "nightly.md").write_text("\n".join(lines) + "\n")
 
 
