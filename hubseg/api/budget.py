@@ -6,11 +6,12 @@ HubSpot enforces, per private app (hubspot-api.md §9 and §3.3):
 - a separate bucket of 5 search requests per second (search does not count in the 10 s window);
 - a daily allowance per account (250k / 625k / 1M), reset at midnight in the account's time zone.
 
-We hold every request until both windows have room, with windows `safety_margin` longer than the
-real ones (HubSpot's count of requests in a window `1 + margin` times as long), so that network
-jitter (HubSpot counts arrivals, we count departures) never pushes a window over. Stretching the
-window, not shrinking the count, matters for small limits: 5 searches per 1.05 s is 4.76 per
-second, where 5% fewer requests per second would round down to 4.
+We hold every request until both windows have room, with windows longer than the real ones by
+`safety_margin` (and by at least 100 ms), so that network jitter (HubSpot counts arrivals, we
+count departures) never pushes a window over. Stretching the window, not shrinking the count,
+matters for small limits: 5 searches per 1.1 s is 4.5 per second, where 5% fewer requests would
+round down to 4; and the stretch is the only allowance (a waiting request is not held longer
+again), so a saturated search bucket runs at 90% of HubSpot's rate, not 87%.
 The daily allowance is not throttled here: other apps share it, so only HubSpot knows what is
 left; its 429 DAILY answer stops the run cleanly (see `client.py`).
 """
@@ -24,7 +25,8 @@ from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from hubseg.config import HubSpotSettings
 
-BUFFER_MS = 100
+JITTER_MS = 100  # the least a window is stretched: the arrival jitter we allow for
+WAKE_MS = 5  # a waiting request sleeps this much past its slot: timers may wake early
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Window:
 
 
 def _window(limit: int | None, ms: int, margin: float) -> Window | None:
-    return None if limit is None else Window(limit, math.ceil(ms * (1 + margin)))
+    return None if limit is None else Window(limit, ms + max(JITTER_MS, math.ceil(ms * margin)))
 
 
 class Budget:
@@ -84,9 +86,7 @@ class Budget:
         if window is None:
             return None
         # A sliding log: exactly "at most n in any window", like HubSpot's rolling window.
-        # The buffer keeps a waiting request 0.1 s past the moment the window frees up, so one
-        # that HubSpot received late still counts in the window it was sent in.
-        return Limiter(InMemoryBucket([Rate(window.requests, window.ms)]), buffer_ms=BUFFER_MS)
+        return Limiter(InMemoryBucket([Rate(window.requests, window.ms)]), buffer_ms=WAKE_MS)
 
     @classmethod
     def from_settings(cls, settings: HubSpotSettings) -> Budget:

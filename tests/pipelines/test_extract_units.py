@@ -48,10 +48,10 @@ def test_required_scopes_per_endpoint(path: str, scopes: list[str]) -> None:
 
 def test_budget_stays_below_the_tier_limits() -> None:
     pro = Budget.from_settings(HubSpotSettings(tier="pro"))
-    # HubSpot's counts, over windows 5% longer: 190 per 10.5 s, 5 searches per 1.05 s.
-    assert (pro.general, pro.search) == (Window(190, 10_500), Window(5, 1_050))
+    # HubSpot's counts, over windows 5% (at least 100 ms) longer: 190 per 10.5 s, 5 per 1.1 s.
+    assert (pro.general, pro.search) == (Window(190, 10_500), Window(5, 1_100))
     assert pro.requests_per_second() == pytest.approx(18.1, abs=0.01)
-    assert pro.requests_per_second(search=True) == pytest.approx(4.76, abs=0.01)
+    assert pro.requests_per_second(search=True) == pytest.approx(4.55, abs=0.01)
     custom = limits_for(HubSpotSettings(tier="custom", per_ten_seconds=50, per_day=1000))
     assert (custom.per_ten_seconds, custom.search_per_second, custom.per_day) == (50, 5, 1000)
     assert Budget.from_settings(HubSpotSettings(tier="unlimited")).requests_per_second() is None
