@@ -112,3 +112,34 @@
     where 1 = 0
     {%- endfor %}
 {% endmacro %}
+
+
+{#
+    Each send with the segments its contact was in for the campaign's
+    membership basis: on the send date from the membership history
+    (`history` intervals), or today's members (`current_members`). `sends`
+    needs contact_id, sent_at and membership_basis.
+#}
+{% macro sends_in_segments_sql(sends, history, current_members) -%}
+    select
+        {{ sends }}.*,
+        {{ history }}.segment_key
+    from {{ sends }}
+    inner join {{ history }}
+        on
+            {{ sends }}.contact_id = {{ history }}.contact_id
+            and {{ history }}.valid_from <= cast({{ sends }}.sent_at as date)
+            and (
+                {{ history }}.valid_to is null
+                or cast({{ sends }}.sent_at as date) < {{ history }}.valid_to
+            )
+    where {{ sends }}.membership_basis = 'history'
+    union all
+    select
+        {{ sends }}.*,
+        {{ current_members }}.segment_key
+    from {{ sends }}
+    inner join {{ current_members }}
+        on {{ sends }}.contact_id = {{ current_members }}.contact_id
+    where {{ sends }}.membership_basis = 'current'
+{%- endmacro %}

@@ -128,41 +128,41 @@ sends_with_basis as (
 
 ),
 
-sends_in_segments_then as (
-
-    select
-        sends_with_basis.*,
-        history.segment_key
-    from sends_with_basis
-    inner join history
-        on
-            sends_with_basis.contact_id = history.contact_id
-            and history.valid_from <= cast(sends_with_basis.sent_at as date)
-            and (
-                history.valid_to is null
-                or cast(sends_with_basis.sent_at as date) < history.valid_to
-            )
-    where sends_with_basis.membership_basis = 'history'
-
-),
-
-sends_in_segments_now as (
-
-    select
-        sends_with_basis.*,
-        current_members.segment_key
-    from sends_with_basis
-    inner join current_members
-        on sends_with_basis.contact_id = current_members.contact_id
-    where sends_with_basis.membership_basis = 'current'
-
-),
-
 sends_in_segments as (
 
-    select * from sends_in_segments_then
-    union all
-    select * from sends_in_segments_now
+    {{ sends_in_segments_sql(
+        'sends_with_basis', 'history', 'current_members') }}
+
+),
+
+converted_pairs as (
+
+    {#-
+        Conversions are few: the sends they came from are assigned to
+        segments on their own, not looked up in the fan-out of every send.
+    #}
+    select distinct
+        campaign_id,
+        contact_id
+    from conversions
+
+),
+
+converted_sends as (
+
+    select sends_with_basis.*
+    from sends_with_basis
+    inner join converted_pairs
+        on
+            sends_with_basis.campaign_id = converted_pairs.campaign_id
+            and sends_with_basis.contact_id = converted_pairs.contact_id
+
+),
+
+converted_sends_in_segments as (
+
+    {{ sends_in_segments_sql(
+        'converted_sends', 'history', 'current_members') }}
 
 ),
 
@@ -195,15 +195,15 @@ repeat_recipient_counts as (
 segment_conversions as (
 
     select distinct
-        sends_in_segments.campaign_id,
-        sends_in_segments.segment_key,
+        converted_sends_in_segments.campaign_id,
+        converted_sends_in_segments.segment_key,
         conversions.deal_id,
         conversions.amount
     from conversions
-    inner join sends_in_segments
+    inner join converted_sends_in_segments
         on
-            conversions.campaign_id = sends_in_segments.campaign_id
-            and conversions.contact_id = sends_in_segments.contact_id
+            conversions.campaign_id = converted_sends_in_segments.campaign_id
+            and conversions.contact_id = converted_sends_in_segments.contact_id
 
 ),
 
