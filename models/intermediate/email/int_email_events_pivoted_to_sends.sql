@@ -30,9 +30,7 @@ touched_sends as (
     from {{ ref('fct_email_events') }} as events
     where
         events.sent_by_event_id is not null
-        and events.load_id > (
-            select coalesce(max(this.last_load_id), '') from {{ this }} as this
-        )
+        and events.load_id > {{ high_water_mark('last_load_id') }}
 
 ),
 

@@ -38,12 +38,7 @@ email_owners as (
 
 {% if is_incremental() %}
 
-loaded_until as (
-
-    select coalesce(max(this.last_load_id), '') as last_load_id
-    from {{ this }} as this
-
-),
+{%- set loaded_until = high_water_mark('last_load_id') %}
 
 touched_sends as (
 
@@ -51,13 +46,13 @@ touched_sends as (
     from {{ ref('fct_email_events') }} as events
     where
         events.event_type = 'SENT'
-        and events.load_id > (select last_load_id from loaded_until)
+        and events.load_id > {{ loaded_until }}
 
     union
 
     select pivoted.sent_by_event_id as send_id
     from {{ ref('int_email_events_pivoted_to_sends') }} as pivoted
-    where pivoted.last_load_id > (select last_load_id from loaded_until)
+    where pivoted.last_load_id > {{ loaded_until }}
 
     union
 

@@ -1,0 +1,19 @@
+{#
+    The largest value of `column` in this incremental model's table ('' when
+    empty), for filters like `load_id > {{ high_water_mark('last_load_id') }}`.
+    Read before the model's query runs and inlined as a constant, so the
+    planner sees how few rows pass the filter: as a scalar subquery, DuckDB
+    guessed millions and built its hash table on the 20M events instead of
+    on the few touched messages (8 s instead of 1 s at `large`). Unit tests
+    mock `this` with a fixture, so there it stays a subquery.
+#}
+{% macro high_water_mark(column) -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set value = run_query(
+            'select coalesce(max(' ~ column ~ "), '') from " ~ this
+        ).columns[0].values()[0] -%}
+        {{ sql_string(value) }}
+    {%- else -%}
+        (select coalesce(max({{ column }}), '') from {{ this }})
+    {%- endif -%}
+{%- endmacro %}
