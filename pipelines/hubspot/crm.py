@@ -27,6 +27,7 @@ import requests
 
 from pipelines.hubspot import associations
 from pipelines.hubspot.context import RunContext, to_ms
+from pipelines.hubspot.read_ahead import read_ahead
 from pipelines.hubspot.settings import (
     CRM_COLUMNS,
     LAST_MODIFIED,
@@ -277,8 +278,11 @@ class CrmExtractor:
             window["after"] = page.next_after
 
     def _search(self, window: Window) -> Iterator[Any]:
-        pages = search_pages(self.ctx, self.object_type, window["start"], window["end"],
-                             window.get("last_id"))
+        # Read ahead: the search goes on while each group's associations are read.
+        pages = read_ahead(search_pages(self.ctx, self.object_type, window["start"],
+                                        window["end"], window.get("last_id")),
+                           depth=2 * self.ctx.settings.association_batch_size
+                           // self.ctx.settings.search_page_size)
         for records in grouped(pages, self.ctx.settings.association_batch_size):
             yield from self._emit(records, window, inline=False)
             window["last_id"] = int(records[-1]["id"])  # resume point: all before is loaded

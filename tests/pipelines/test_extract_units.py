@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import pickle
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -91,3 +94,28 @@ def test_configuration_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_configuration_says_what_is_wrong(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(**overrides)
+
+
+def test_read_ahead_keeps_order_raises_in_place_and_stops_when_closed() -> None:
+    from pipelines.hubspot.read_ahead import read_ahead
+
+    def failing() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("page 6 failed")
+
+    seen: list[int] = []
+    with pytest.raises(ValueError, match="page 6 failed"):
+        seen.extend(read_ahead(failing(), depth=2))
+    assert seen == [0, 1, 2, 3, 4]  # every page before the failure, in order
+
+    pages = read_ahead(iter(range(1_000)), depth=3)
+    assert [next(pages), next(pages)] == [0, 1]
+    pages.close()  # the worker, blocked on a full queue, must notice and end
+    deadline = time.monotonic() + 10
+    while _read_ahead_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _read_ahead_threads()
+
+
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hubspot-read-ahead"]
