@@ -111,10 +111,17 @@ def _append_new_loads(con: duckdb.DuckDBPyConnection, name: str, key: str) -> bo
     columns = _columns(con, name)
     if columns != _columns(con, source) or ("load_id", "VARCHAR") not in columns:
         return False
+    # The published loads as constants: DuckDB then skips the working table's row groups of
+    # those loads by their min/max, where a subquery made it read all 20M rows (5.6 s at large).
+    published = [load for (load,) in con.execute(f"select distinct load_id from {name}")
+                 .fetchall() if load is not None]
+    new = (f"load_id not in ({', '.join(map(_sql_string, published))})" if published
+           else "true")
     con.execute(f"create or replace temp table new_rows as select * from {source} "
-                f"where load_id not in (select distinct load_id from {name})")
-    con.execute(f"delete from {name} where {key} in (select {key} from new_rows)")
-    con.execute(f"insert into {name} select * from new_rows")
+                f"where {new} or load_id is null")
+    if con.execute("select count(*) from new_rows").fetchone() != (0,):
+        con.execute(f"delete from {name} where {key} in (select {key} from new_rows)")
+        con.execute(f"insert into {name} select * from new_rows")
     con.execute("drop table new_rows")
     fingerprint = f"select count(*), coalesce(sum(hash({key}, load_id)), 0) from "
     return con.execute(fingerprint + name).fetchall() == con.execute(
@@ -156,6 +163,10 @@ def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
 
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _fsync(path: Path) -> None:
