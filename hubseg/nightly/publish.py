@@ -115,8 +115,8 @@ def _append_new_loads(con: duckdb.DuckDBPyConnection, name: str, key: str) -> bo
     # those loads by their min/max, where a subquery made it read all 20M rows (5.6 s at large).
     published = [load for (load,) in con.execute(f"select distinct load_id from {name}")
                  .fetchall() if load is not None]
-    new = (f"load_id not in ({', '.join(map(_sql_string, published))})" if published
-           else "true")
+    loads = ", ".join("'" + _quote(load) + "'" for load in published)
+    new = f"load_id not in ({loads})" if published else "true"
     con.execute(f"create or replace temp table new_rows as select * from {source} "
                 f"where {new} or load_id is null")
     if con.execute("select count(*) from new_rows").fetchone() != (0,):
@@ -161,12 +161,9 @@ def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _quote(value: str | Path) -> str:
+    """The text of a SQL string literal, quotes doubled."""
+    return str(value).replace("'", "''")
 
 
 def _fsync(path: Path) -> None:
