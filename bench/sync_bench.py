@@ -28,9 +28,10 @@ Steps:
    (warehouse query + plan), read and send seconds, wall seconds of `run_sync`, and the
    rate-limit bound — calls ÷ 19 per second (HubSpot's pro rate) and the rolling-window
    minimum (the k-th call cannot leave before 10 s × ⌊(k − 1) ÷ 190⌋). The client budget
-   (190 per 10.5 s, 18.1/s) alone makes wall ÷ rate bound at least 1.05 on a long run; fixed
-   costs (warehouse diff, fold, property calls) weigh most on a short one. The 1-minute load average
-   is recorded before and after each run: the machine is shared.
+   (190 per 10.5 s, each wait held 0.1 s: about 17.9/s) alone makes wall ÷ rate bound at least
+   1.06 on a long run; fixed costs (warehouse diff, fold, property calls) weigh most on a short
+   one. The 1-minute load average is recorded before and after each run: the machine is
+   shared.
 
 Results: `bench/results/sync-<preset>.json` and the table `bench/results/sync.md` (rebuilt from
 every `sync-*.json` present). The portal is kept only with `--keep`.
@@ -266,8 +267,8 @@ def write_markdown() -> None:
              "Produced by `bench/sync_bench.py` (method in its docstring); raw figures in "
              "`sync-<preset>.json`. The sandbox enforces HubSpot's `pro` limit (190 requests "
              "per rolling 10 s); the sync's client budget counts them over 10.5 s. The rate bound "
-             "is calls ÷ 19/s (HubSpot's rate; our budget of 18.1/s alone puts a long run at "
-             "≥ 1.05); the window bound is the rolling window's minimum "
+             "is calls ÷ 19/s (HubSpot's rate; our budget of about 17.9/s alone puts a long run "
+             "at ≥ 1.06); the window bound is the rolling window's minimum "
              "(10 s × ⌊(calls − 1) ÷ 190⌋). The ratio is given where a run needs more than "
              "one window. Load is the 1-minute load average before / after the run (2 CPUs, "
              "shared).", ""]

@@ -4,7 +4,7 @@
     Read before the model's query runs and inlined as a constant, so the
     planner sees how few rows pass the filter: as a scalar subquery, DuckDB
     guessed millions and built its hash table on the 20M events instead of
-    on the few touched messages (8 s instead of 1 s at `large`). Unit tests
+    on the few touched messages (8 s instead of 2 s at `large`). Unit tests
     mock `this` with a fixture, so there it stays a subquery.
 #}
 {% macro high_water_mark(column) -%}
