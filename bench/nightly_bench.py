@@ -66,7 +66,7 @@ def ensure_portal(preset: str, pristine: Path | None = None) -> Path:
 def night(server: Any, root: Path, tier: str) -> dict[str, Any]:
     started = time.monotonic()
     record = run_nightly(local_layout(root),
-                         NightlyOptions(dbt_vars={"as_of_date": portal_date(server)}),
+                         NightlyOptions(as_of_date=portal_date(server)),
                          secrets=(server.token,), env=sandbox_env(server, root, tier=tier))
     summary = record.summary()
     summary["wall_s"] = round(time.monotonic() - started, 1)

@@ -64,7 +64,7 @@ def nightly(server: RunningServer, root: Path, title: str) -> RunRecord:
         console.print(f"  {mark} {step.name:<8} {step.seconds:6.1f} s  {step.message}",
                       highlight=False)
 
-    record = run_nightly(local_layout(root), NightlyOptions(dbt_vars={"as_of_date": as_of}),
+    record = run_nightly(local_layout(root), NightlyOptions(as_of_date=as_of),
                          secrets=(server.token,), env=sandbox_env(server, root),
                          on_start=lambda name: console.print(f"  [dim]… {name} running[/]"),
                          on_step=show)

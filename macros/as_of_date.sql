@@ -1,17 +1,23 @@
 {#
-    The date every "as of" computation uses: var `as_of_date` (YYYY-MM-DD), or
-    the UTC date the run started, so all models of one run agree even when the
-    run crosses midnight.
+    The date every "as of" computation uses: var `as_of_date` (YYYY-MM-DD),
+    else env HUBSEG_AS_OF_DATE (what `hubseg nightly --as-of-date` sets: a var
+    that changes every night makes dbt re-parse the whole project, an env var
+    only the models that use it), else the UTC date the run started, so all
+    models of one run agree even when the run crosses midnight.
 #}
 {% macro as_of_date_text() -%}
     {%- set configured = var('as_of_date', '') -%}
+    {%- if configured in (none, '') -%}
+        {%- set configured = env_var('HUBSEG_AS_OF_DATE', '') -%}
+    {%- endif -%}
     {%- if configured in (none, '') -%}
         {{ return(run_started_at.strftime('%Y-%m-%d')) }}
     {%- endif -%}
     {%- set configured = configured | string -%}
     {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', configured) -%}
         {{ exceptions.raise_compiler_error(
-            "var as_of_date must be YYYY-MM-DD, got '" ~ configured ~ "'") }}
+            "as_of_date (var or env HUBSEG_AS_OF_DATE) must be YYYY-MM-DD, got '"
+            ~ configured ~ "'") }}
     {%- endif -%}
     {{ return(configured) }}
 {%- endmacro %}

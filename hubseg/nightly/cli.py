@@ -43,14 +43,15 @@ def _parse_steps(only: str | None, skip: str | None) -> tuple[str, ...]:
     return tuple(s for s in STEPS if s in selected)
 
 
-def _dbt_vars(as_of_date: str | None, raw: str | None) -> dict[str, object]:
+def _dbt_vars(raw: str | None) -> dict[str, object]:
     try:
         extra = json.loads(raw) if raw else {}
     except ValueError as exc:
         raise typer.BadParameter(f"--vars is not JSON: {exc}") from None
     if not isinstance(extra, dict):
-        raise typer.BadParameter("--vars must be a JSON object, e.g. '{\"as_of_date\": …}'")
-    return {**extra, **({"as_of_date": as_of_date} if as_of_date else {})}
+        raise typer.BadParameter(
+            "--vars must be a JSON object, e.g. '{\"attribution_window_days\": 14}'")
+    return extra
 
 
 def _step_line(step: StepResult) -> str:
@@ -70,7 +71,7 @@ def nightly_command(
         "--full-refresh", help="Reload everything from HubSpot (extract --full-refresh).")]
     = False,
     as_of_date: Annotated[str | None, typer.Option(
-        help="The day segments are computed for (dbt var as_of_date, YYYY-MM-DD).")] = None,
+        help="The day segments are computed for (YYYY-MM-DD; default: today, UTC).")] = None,
     dbt_vars: Annotated[str | None, typer.Option(
         "--vars", help="More dbt vars as a JSON object.")] = None,
     quiet: Annotated[bool, typer.Option(
@@ -102,7 +103,8 @@ def nightly_command(
     # soft_wrap: one message, one line, in a scheduler's log whatever its width
     out, err = Console(soft_wrap=quiet), Console(stderr=True, soft_wrap=True)
     options = NightlyOptions(steps=_parse_steps(only, skip), dry_run=dry_run,
-                             full_refresh=full_refresh, dbt_vars=_dbt_vars(as_of_date, dbt_vars))
+                             full_refresh=full_refresh, dbt_vars=_dbt_vars(dbt_vars),
+                             as_of_date=as_of_date)
     try:
         config = load_config()
     except ConfigError as exc:

@@ -6,6 +6,8 @@
   env `HUBSEG_PUBLISHED`;
 - run logs and summaries: `.hubseg/runs/<run id>/`, env `HUBSEG_RUNS_DIR`; the JSON summary of
   the last run: `<runs>/last_run.json`;
+- dbt's target directory, kept from run to run so dbt re-parses only what changed:
+  `<runs>/dbt-target` (each run keeps its own copy of `run_results.json`);
 - the lock: `<working warehouse>.nightly.lock`;
 - the dbt project: the current directory, env `HUBSEG_DBT_PROJECT_DIR`.
 """
@@ -35,6 +37,10 @@ class Layout:
     @property
     def last_run(self) -> Path:
         return self.runs_dir / "last_run.json"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.runs_dir / "dbt-target"
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id

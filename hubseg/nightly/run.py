@@ -54,6 +54,10 @@ class NightlyOptions:
     dry_run: bool = False
     full_refresh: bool = False
     dbt_vars: dict[str, object] = field(default_factory=dict)
+    # The as-of date reaches dbt as env HUBSEG_AS_OF_DATE, not as a var: a var that changes
+    # every night makes dbt re-parse the whole project; an env var re-parses only the models
+    # that use it (macros/as_of_date.sql).
+    as_of_date: str | None = None
 
 
 def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, ...] = (),
@@ -69,7 +73,7 @@ def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, 
         history.begin(layout.working, record)
         ctx = StepContext(
             run_id=record.run_id, layout=layout, redact=Redactor(secrets),
-            env=_child_env(layout, record.run_id, env), dry_run=options.dry_run,
+            env=_child_env(layout, record.run_id, env, options.as_of_date), dry_run=options.dry_run,
             full_refresh=options.full_refresh, dbt_vars=options.dbt_vars)
         try:
             _run_steps(record, ctx, options.steps, on_start, on_step)
@@ -80,11 +84,15 @@ def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, 
     return record
 
 
-def _child_env(layout: Layout, run_id: str, env: dict[str, str] | None) -> dict[str, str]:
+def _child_env(layout: Layout, run_id: str, env: dict[str, str] | None,
+               as_of_date: str | None) -> dict[str, str]:
     """Every step works on the working warehouse and knows the run id."""
-    return {**(env if env is not None else os.environ), "HUBSEG_WAREHOUSE": str(layout.working),
-            "HUBSEG_RUN_ID": run_id, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
-            "COLUMNS": "250"}  # steps print through rich: no wrapping of their summary lines
+    child = {**(env if env is not None else os.environ), "HUBSEG_WAREHOUSE": str(layout.working),
+             "HUBSEG_RUN_ID": run_id, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
+             "COLUMNS": "250"}  # steps print through rich: no wrapping of their summary lines
+    if as_of_date:
+        child["HUBSEG_AS_OF_DATE"] = as_of_date
+    return child
 
 
 def _run_steps(record: RunRecord, ctx: StepContext, selected: tuple[str, ...],

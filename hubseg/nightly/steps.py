@@ -14,6 +14,7 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -161,11 +162,11 @@ def run_extract_step(ctx: StepContext) -> StepResult:
     return result
 
 
-def dbt_argv(ctx: StepContext, target_path: Path) -> list[str]:
+def dbt_argv(ctx: StepContext) -> list[str]:
     project = str(ctx.layout.project_dir)
     argv = [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", project,
-            "--profiles-dir", project, "--target-path", str(target_path),
-            "--log-path", str(target_path.parent / "dbt-logs"), "--no-use-colors",
+            "--profiles-dir", project, "--target-path", str(ctx.layout.dbt_target),
+            "--log-path", str(ctx.layout.run_dir(ctx.run_id) / "dbt-logs"), "--no-use-colors",
             # dbt's own file log is at debug level: compiled SQL, unit-test fixture rows. The
             # console output (info level, captured and redacted as build.log) is the log.
             "--log-level-file", "none",
@@ -179,10 +180,15 @@ def dbt_argv(ctx: StepContext, target_path: Path) -> list[str]:
 
 def run_build_step(ctx: StepContext) -> StepResult:
     """`dbt build`; any model or error-severity test failure fails the step (warnings do not)."""
-    target = ctx.layout.run_dir(ctx.run_id) / "dbt-target"
-    child = run_child(dbt_argv(ctx, target), ctx, "build")
+    results = ctx.layout.dbt_target / "run_results.json"
+    results.unlink(missing_ok=True)  # never read the last run's results as tonight's
+    child = run_child(dbt_argv(ctx), ctx, "build")
     result = _result("build", child)
-    outcome = read_run_results(target / "run_results.json")
+    kept = ctx.layout.run_dir(ctx.run_id) / "dbt-target" / "run_results.json"
+    if results.is_file():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(results, kept)
+    outcome = read_run_results(kept)
     if outcome is not None:
         result.metrics = outcome.metrics()
     if child.returncode != 0 or outcome is None or outcome.blocking:

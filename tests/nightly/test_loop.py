@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from hubseg.nightly.local import portal_date
 from hubseg.nightly.redact import EMAIL
 from tests.nightly.conftest import REPO, Loop, assert_clean_reads, readers, start_loop
 
@@ -33,6 +34,7 @@ class TwoNights:
     runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list)
     readers: dict[str, dict[str, Any]] = field(default_factory=dict)
     summaries: list[dict[str, Any]] = field(default_factory=list)
+    as_of_dates: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +45,12 @@ def two_nights(small_portal: Path, tmp_path_factory: pytest.TempPathFactory
     nights = TwoNights(loop)
     try:
         with readers(loop.layout.published, root) as seen:
-            nights.runs.append(loop.run())
-            nights.summaries.append(loop.last_run())
-            loop.server.admin("POST", "advance", json={"days": 1}).raise_for_status()
-            nights.runs.append(loop.run())
-            nights.summaries.append(loop.last_run())
+            for night in (1, 2):
+                if night == 2:
+                    loop.server.admin("POST", "advance", json={"days": 1}).raise_for_status()
+                nights.as_of_dates.append(portal_date(loop.server))
+                nights.runs.append(loop.run())
+                nights.summaries.append(loop.last_run())
         nights.readers = seen
         yield nights
     finally:
@@ -80,6 +83,19 @@ def test_both_nights_succeed_and_the_second_is_incremental(two_nights: TwoNights
     kinds = {node["unique_id"].split(".")[0] for node in nodes}
     assert "test" in kinds
     assert "unit_test" not in kinds  # unit tests run in development and CI, not nightly
+
+
+def test_the_as_of_date_changes_without_a_full_reparse(two_nights: TwoNights) -> None:
+    """Each night is computed as of its own date, and the second night's dbt keeps the first
+    night's parse: only the models using the date are re-parsed."""
+    first, second = two_nights.as_of_dates
+    assert first < second
+    with duckdb.connect(str(two_nights.loop.layout.published), read_only=True) as con:
+        assert con.execute("select distinct cast(as_of_date as varchar) from marts.segments"
+                           ).fetchall() == [(second,)]
+    logs = [Path(s["steps"]["build"]["log"]).read_text() for s in two_nights.summaries]
+    assert "Unable to do partial parsing" in logs[0]  # no saved parse yet: a full parse
+    assert "partial parsing" not in logs[1].lower(), logs[1][:2000]
 
 
 def test_readers_saw_only_whole_snapshots_and_never_an_error(two_nights: TwoNights) -> None:
