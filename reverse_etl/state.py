@@ -12,12 +12,13 @@
 Durability per batch, at the cost of two small appends: before a batch is sent its contacts
 are appended to `in_flight` (write-ahead) and committed; after HubSpot answered, their
 outcomes are appended to `sync_changes` (committed with the next batch's write-ahead record,
-one commit per batch). `contact_state` is brought up to date
-from these two journals in bulk (`fold`) at the end of every run and at the start of the next
-one, which is what a killed run needs: its settled batches are applied, and its contacts still
-in flight become `in_flight` in `contact_state`, read back from HubSpot by the next run instead
-of being resent (see `plan.py`). Updating `contact_state` row by row per batch instead costs
-over 100 ms per batch at a million contacts, more than the API budget leaves per request.
+one commit per batch). `contact_state` is brought up to date from these two journals in bulk
+(`fold`) at the end of every run (and while the API budget holds its batches back) and at the
+start of the next one, which is what a killed run needs: its settled batches are applied, and
+its contacts still in flight become `in_flight` in `contact_state`, read back from HubSpot by
+the next run instead of being resent (see `plan.py`). Updating `contact_state` row by row per
+batch instead costs over 100 ms per batch at a million contacts, more than the API budget
+leaves per request.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Order matters, and is what makes the run safe:
 4. create the group and properties if missing, bring their options in step with the mart;
 5. send batches of ≤ 100, `parallel_batches` at a time: each batch is journaled as in flight
    (committed) before it is sent, and its outcomes (accepted / refused / not found) right
-   after, so a run killed anywhere loses nothing and resends nothing HubSpot accepted;
+   after, so a run killed anywhere loses nothing and resends nothing HubSpot accepted. While
+   the API budget holds batches back, the warehouse work no batch waits for is done then:
+   marking contacts gone from the model, folding the journals so far;
 6. judge the refused share, fold the journals into `contact_state` (also done first thing by
    the next run, should this one be killed) and close the run's row in `sync_runs`.
 
@@ -57,6 +59,11 @@ from reverse_etl.warehouse import ModelProfile, SegmentDefinition
 ProgressFn = Callable[[str, int], None]  # (phase, rows just done), like the extractor's
 WRITE_RESOURCE = "sync: batch update"
 
+IDLE_POLL_S = 0.05
+# While the budget holds batches back, the journal is folded into `contact_state` at most this
+# often, so that the end of a run has little left to fold (its time counts; the hold's does not).
+FOLD_EVERY_S = 2.0
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
@@ -96,15 +103,17 @@ def new_run_id() -> str:
 def pipelined(jobs: Iterable[Job], work: Callable[[Job], Result],
               settle: Callable[[Job, Result], None], *, width: int,
               before: Callable[[Job], None] | None = None,
-              commit: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
-    """Run `work` in up to `width` threads; `before` and `settle` run in this thread.
+              commit: Callable[[], AbstractContextManager[object]] = nullcontext,
+              idle: Callable[[], None] | None = None) -> None:
+    """Run `work` in up to `width` threads; `before`, `settle` and `idle` run in this thread.
 
     Only this thread touches the warehouse. Each round settles the jobs that finished and
     prepares (`before`) the ones that start next inside one `commit` scope (one transaction:
     one commit per round), and a job starts only after that scope has closed, so what `before`
     recorded is durable before `work` runs. On a failure no new job starts; jobs in flight
     finish and are settled, then the first failure is raised. A job whose `work` failed is
-    never settled (its `before` record stays, for the next run to resolve).
+    never settled (its `before` record stays, for the next run to resolve). While no job has
+    finished, `idle` is called every `IDLE_POLL_S` (outside any `commit` scope).
     """
     pending = iter(jobs)
     in_flight: dict[Future[Result], Job] = {}
@@ -132,9 +141,19 @@ def pipelined(jobs: Iterable[Job], work: Callable[[Job], Result],
                 in_flight[pool.submit(work, job)] = job
             if not in_flight:
                 break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done = _first_finished(set(in_flight), idle)
     if failure is not None:
         raise failure
+
+
+def _first_finished(futures: set[Future[Result]], idle: Callable[[], None] | None
+                    ) -> set[Future[Result]]:
+    while True:
+        done, _ = wait(futures, timeout=None if idle is None else IDLE_POLL_S,
+                       return_when=FIRST_COMPLETED)
+        if done or idle is None:
+            return done
+        idle()
 
 
 def settle_change(change: Change, result: RowResult, max_attempts: int) -> ChangeLog:
@@ -167,6 +186,8 @@ class SyncRun:
         self.force = force
         self.progress = progress or (lambda phase, rows: None)
         self.run = RunRecord(new_run_id(), utc_now(), force)
+        self._membership_refreshed = False
+        self._folded_at = monotonic()
         self.report = SyncReport(self.run, dry_run, self.settings.batch_size,
                                  self.settings.sample_rows)
 
@@ -216,11 +237,29 @@ class SyncRun:
             return
         if changes.any:
             self.properties.apply(changes, definitions)
-        self.report.left_model = self.state.refresh_model_membership(
-            self.run.run_id, self.settings.sync_model)
         self._refuse_unsendable(plan)
         self._send(plan)
+        self._refresh_membership()  # unless done while the budget held the batches back
         self._judge(plan)
+
+    def _refresh_membership(self) -> None:
+        """Contacts gone from the model are never written: their state says so (no batch of
+        this run contains one, so it may be done at any point of the run)."""
+        if not self._membership_refreshed:
+            self.report.left_model = self.state.refresh_model_membership(
+                self.run.run_id, self.settings.sync_model)
+            self._membership_refreshed = True
+
+    def _while_held(self) -> None:
+        """Warehouse work no batch waits for, done while the API budget holds batches back
+        (they would wait anyway) rather than after the last one."""
+        if not self.client.budget.holding():
+            return
+        if not self._membership_refreshed:
+            self._refresh_membership()
+        elif monotonic() - self._folded_at >= FOLD_EVERY_S:
+            self.state.fold()
+            self._folded_at = monotonic()
 
     def _close(self, started: float) -> None:
         self.run.ended_at = utc_now()
@@ -304,7 +343,7 @@ class SyncRun:
         with self._timed("send"):
             pipelined(plan.batches(self.settings.batch_size), send, settle,
                       width=self.settings.parallel_batches, before=mark,
-                      commit=self.state.transaction)
+                      commit=self.state.transaction, idle=self._while_held)
 
     @contextmanager
     def _timed(self, phase: str) -> Iterator[None]:

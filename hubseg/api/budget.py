@@ -21,7 +21,9 @@ left; its 429 DAILY answer stops the run cleanly (see `client.py`).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
+from time import monotonic
 
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
@@ -83,6 +85,8 @@ class Budget:
         self.search = _window(limits.search_per_second, Duration.SECOND, safety_margin)
         self._general = self._limiter(self.general, HOLD_MS)
         self._search = self._limiter(self.search, WAKE_MS)
+        self._lock = threading.Lock()
+        self._acquiring: dict[int, float] = {}  # thread id → when it asked for a slot
 
     @staticmethod
     def _limiter(window: Window | None, hold_ms: int) -> Limiter | None:
@@ -97,8 +101,23 @@ class Budget:
 
     def acquire(self, search: bool) -> None:
         limiter = self._search if search else self._general
-        if limiter is not None:
+        if limiter is None:
+            return
+        me = threading.get_ident()
+        with self._lock:
+            self._acquiring[me] = monotonic()
+        try:
             limiter.try_acquire("hubspot")
+        finally:
+            with self._lock:
+                del self._acquiring[me]
+
+    def holding(self, longer_than_s: float = 0.05) -> bool:
+        """True while a request has waited for its slot longer than `longer_than_s`: the budget,
+        not HubSpot, is what the caller waits for, so its thread may do other work meanwhile."""
+        now = monotonic()
+        with self._lock:
+            return any(now - since > longer_than_s for since in self._acquiring.values())
 
     def requests_per_second(self, search: bool = False) -> float | None:
         """The sustained rate this budget allows (for the benchmark's rate-limit bound)."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
-from reverse_etl.state import RunStatus
+from reverse_etl.state import RunStatus, SyncState
 from reverse_etl.sync import run_sync
 from reverse_etl.values import OwnedValues
 from tests.reverse_etl.helpers import (
@@ -169,3 +170,48 @@ def test_options_follow_the_segments_mart(server, warehouse: Path, contact_ids) 
     assert again.property_changes is not None
     assert not again.property_changes.any
     assert again.run.api_calls == 2  # the two property reads
+
+
+def test_while_the_budget_holds_batches_back_the_journal_is_folded(
+        server, warehouse: Path, contact_ids, monkeypatch) -> None:
+    """The warehouse work no batch waits for (marking contacts that left the model, folding
+    the journal) is done while the budget holds batches back; the end state is unchanged."""
+    desired = assign(contact_ids, seed=7)
+    write_model(warehouse, desired)
+    assert run_sync(make_config(server, warehouse)).run.status == RunStatus.SUCCEEDED
+
+    left = contact_ids[0]
+    desired.update(day_of_changes(desired, share=0.5, seed=8))
+    del desired[left]
+    write_model(warehouse, desired)
+    changed = {cid for cid, v in desired.items()
+               if v != OwnedValues(*warehouse_rows(
+                   warehouse, "select accepted_segments, accepted_primary from "
+                   "reverse_etl.contact_state where contact_id = ?", [cid])[0])}
+    assert math.ceil(len(changed) / 100) >= 3  # more batches than the budget lets through
+    folds: list[int] = []  # contacts in flight when each fold started
+    real_fold = SyncState.fold
+
+    def fold(state: SyncState) -> None:
+        folds.append(state.con.execute("select count(*) from reverse_etl.in_flight").fetchone()[0])
+        real_fold(state)
+
+    monkeypatch.setattr(SyncState, "fold", fold)
+    base = make_config(server, warehouse)
+    # 2 property reads + the batches, 4 per 10 s: the third batch on waits for the window.
+    held = replace(base, hubspot=replace(base.hubspot, tier="custom", per_ten_seconds=4))
+    report = run_sync(held, force=True)  # half the contacts change: past the guardrail
+    assert report.run.status == RunStatus.SUCCEEDED
+    assert report.left_model == 1
+    # the start of the run (nothing to fold), at least once while held, the end of the run
+    assert len(folds) >= 3, folds
+    assert folds[0] == 0
+    assert max(folds[1:-1]) >= 100, folds  # a held fold took in at least a batch
+    assert hubspot_values(server, sorted(desired)) == desired
+    state = {cid: (OwnedValues(segments, primary), status)
+             for cid, segments, primary, status in warehouse_rows(
+                 warehouse, "select contact_id, accepted_segments, accepted_primary, status "
+                            "from reverse_etl.contact_state")}
+    assert state.pop(left)[1] == "not_in_model"
+    assert {cid: values for cid, (values, _) in state.items()} == desired
+    assert {status for _, status in state.values()} == {"synced"}
