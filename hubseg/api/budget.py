@@ -6,14 +6,18 @@ HubSpot enforces, per private app (hubspot-api.md §9 and §3.3):
 - a separate bucket of 5 search requests per second (search does not count in the 10 s window);
 - a daily allowance per account (250k / 625k / 1M), reset at midnight in the account's time zone.
 
-We hold every request until both windows have room, with windows longer than the real ones by
-`safety_margin` (and by at least 100 ms), so that network jitter (HubSpot counts arrivals, we
-count departures) never pushes a window over. Stretching the window, not shrinking the count,
-matters for small limits: 5 searches per 1.1 s is 4.5 per second, where 5% fewer requests would
-round down to 4. A request waiting for the 10-second window is also held 100 ms past its slot:
-with several batch requests in flight, one can leave well after it was admitted (without the
-hold, a saturated 19,000-call sync at `large` met nine 429s); that costs 1% there, where on the
-one-second search bucket it cost 9%, so searches wait only for their slot.
+HubSpot counts requests when they arrive; we only know when one leaves and when its answer
+comes back, and the arrival lies in between. So the 10-second window counts each request from
+its departure until 10 s (plus 100 ms for timer granularity) after its answer: however long the
+network or either side's queues delay it, no 10 s of arrivals can hold more than the limit.
+(Counting departures over a window stretched by 5% still met nine 429s in a 19,000-call sync
+at `large`: with several batches in flight, a request may reach the server well after it left.)
+The 10-second window's limit is large, so the request's own round trip costs little there. On
+the one-second search bucket it would cost a tenth of the rate, so searches are counted from
+departure, over a window longer than HubSpot's by `safety_margin` (and by at least 100 ms),
+the allowance for network jitter. Stretching the window, not shrinking the count, matters for
+small limits: 5 searches per 1.1 s is 4.5 per second, where 5% fewer requests would round down
+to 4.
 The daily allowance is not throttled here: other apps share it, so only HubSpot knows what is
 left; its 429 DAILY answer stops the run cleanly (see `client.py`).
 """
@@ -22,15 +26,18 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from time import monotonic
 
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from hubseg.config import HubSpotSettings
 
-JITTER_MS = 100  # the least a window is stretched: the arrival jitter we allow for
-HOLD_MS = 100  # how long past its slot a request waiting for the 10-second window is held
+JITTER_MS = 100  # the least a window is stretched: arrival jitter, timer granularity
 WAKE_MS = 5  # a waiting search sleeps this much past its slot: timers may wake early
 
 
@@ -76,38 +83,80 @@ def _window(limit: int | None, ms: int, margin: float) -> Window | None:
     return None if limit is None else Window(limit, ms + max(JITTER_MS, math.ceil(ms * margin)))
 
 
+class AnswerWindow:
+    """At most `window.requests` requests in any `window.ms`, counted from each request's
+    departure until `window.ms` after its answer (see the module's docstring)."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self._seconds = window.ms / 1000
+        self._changed = threading.Condition()
+        self._in_flight = 0
+        self._answered: deque[float] = deque()  # when answers came back, oldest first
+
+    def acquire(self) -> None:
+        with self._changed:
+            while True:
+                now = monotonic()
+                while self._answered and self._answered[0] <= now - self._seconds:
+                    self._answered.popleft()
+                if self._in_flight + len(self._answered) < self.window.requests:
+                    self._in_flight += 1
+                    return
+                # Every place is taken: wait for the oldest answer to age out of the window,
+                # or, if all are in flight, for an answer.
+                self._changed.wait(self._answered[0] + self._seconds - now
+                                   if self._answered else None)
+
+    def release(self) -> None:
+        """The request's answer (or failure) came back: its window starts now."""
+        with self._changed:
+            self._in_flight -= 1
+            self._answered.append(monotonic())
+            self._changed.notify_all()
+
+
 class Budget:
     """Blocks the calling thread until a request of the given kind fits both windows."""
 
     def __init__(self, limits: TierLimits, safety_margin: float) -> None:
         self.limits = limits
-        self.general = _window(limits.per_ten_seconds, Duration.SECOND * 10, safety_margin)
+        self.general = _window(limits.per_ten_seconds, Duration.SECOND * 10, 0)
         self.search = _window(limits.search_per_second, Duration.SECOND, safety_margin)
-        self._general = self._limiter(self.general, HOLD_MS)
-        self._search = self._limiter(self.search, WAKE_MS)
+        self._general = AnswerWindow(self.general) if self.general else None
+        self._search = (None if self.search is None else Limiter(
+            # A sliding log: exactly "at most n in any window", like HubSpot's rolling window.
+            InMemoryBucket([Rate(self.search.requests, self.search.ms)]), buffer_ms=WAKE_MS))
         self._lock = threading.Lock()
-        self._acquiring: dict[int, float] = {}  # thread id → when it asked for a slot
-
-    @staticmethod
-    def _limiter(window: Window | None, hold_ms: int) -> Limiter | None:
-        if window is None:
-            return None
-        # A sliding log: exactly "at most n in any window", like HubSpot's rolling window.
-        return Limiter(InMemoryBucket([Rate(window.requests, window.ms)]), buffer_ms=hold_ms)
+        self._acquiring: dict[int, float] = {}  # thread id → when it asked for a place
 
     @classmethod
     def from_settings(cls, settings: HubSpotSettings) -> Budget:
         return cls(limits_for(settings), settings.safety_margin)
 
-    def acquire(self, search: bool) -> None:
-        limiter = self._search if search else self._general
-        if limiter is None:
+    @contextmanager
+    def request(self, search: bool) -> Iterator[None]:
+        """Wait for a place in the windows, then hold it while the request is made."""
+        self._wait_for_place(search)
+        try:
+            yield
+        finally:
+            if not search and self._general is not None:
+                self._general.release()
+
+    def _wait_for_place(self, search: bool) -> None:
+        wait: Callable[[], object]
+        if search and self._search is not None:
+            wait = partial(self._search.try_acquire, "hubspot")
+        elif not search and self._general is not None:
+            wait = self._general.acquire
+        else:
             return
         me = threading.get_ident()
         with self._lock:
             self._acquiring[me] = monotonic()
         try:
-            limiter.try_acquire("hubspot")
+            wait()
         finally:
             with self._lock:
                 del self._acquiring[me]

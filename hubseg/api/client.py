@@ -289,12 +289,12 @@ class HubSpotClient:
 
     def _attempt(self, method: str, path: str, params: dict[str, Any] | None, body: Any,
                  resource: str) -> Any:
-        self.budget.acquire(search=path.endswith("/search"))
-        self.stats.add_call(resource)
         try:
-            response = self._session().request(
-                method, self.base_url + path, params=params, json=body,
-                timeout=self.settings.request_timeout)
+            with self.budget.request(search=path.endswith("/search")):
+                self.stats.add_call(resource)
+                response = self._session().request(
+                    method, self.base_url + path, params=params, json=body,
+                    timeout=self.settings.request_timeout)
         except requests.RequestException as exc:
             raise _network_failure(exc) from None
         self._note_response(response.status_code, response.headers)
@@ -303,10 +303,10 @@ class HubSpotClient:
 
     def _sdk_attempt(self, send: Callable[[], tuple[T, int, Headers]], path: str,
                      resource: str, method: str) -> T:
-        self.budget.acquire(search=path.endswith("/search"))
-        self.stats.add_call(resource)
         try:
-            result, status, headers = send()
+            with self.budget.request(search=path.endswith("/search")):
+                self.stats.add_call(resource)
+                result, status, headers = send()
         except urllib3.exceptions.HTTPError as exc:
             raise _network_failure(exc) from None
         except Exception as exc:

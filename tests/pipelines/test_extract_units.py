@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from hubseg.api import ApiPaths, required_scopes
-from hubseg.api.budget import Budget, Window, limits_for
+from hubseg.api.budget import AnswerWindow, Budget, Window, limits_for
 from hubseg.config import ConfigError, HubSpotSettings, Secret, load_config
 from pipelines.hubspot.crm import property_chunks
 
@@ -51,13 +51,48 @@ def test_required_scopes_per_endpoint(path: str, scopes: list[str]) -> None:
 
 def test_budget_stays_below_the_tier_limits() -> None:
     pro = Budget.from_settings(HubSpotSettings(tier="pro"))
-    # HubSpot's counts, over windows 5% (at least 100 ms) longer: 190 per 10.5 s, 5 per 1.1 s.
-    assert (pro.general, pro.search) == (Window(190, 10_500), Window(5, 1_100))
-    assert pro.requests_per_second() == pytest.approx(18.1, abs=0.01)
+    # HubSpot's counts: 190 per 10 s counted until 10.1 s after each answer; searches over a
+    # window 5% (at least 100 ms) longer, from departure: 5 per 1.1 s.
+    assert (pro.general, pro.search) == (Window(190, 10_100), Window(5, 1_100))
+    assert pro.requests_per_second() == pytest.approx(18.81, abs=0.01)
     assert pro.requests_per_second(search=True) == pytest.approx(4.55, abs=0.01)
     custom = limits_for(HubSpotSettings(tier="custom", per_ten_seconds=50, per_day=1000))
     assert (custom.per_ten_seconds, custom.search_per_second, custom.per_day) == (50, 5, 1000)
     assert Budget.from_settings(HubSpotSettings(tier="unlimited")).requests_per_second() is None
+
+
+def test_no_window_of_arrivals_holds_more_than_the_limit_whatever_the_delays() -> None:
+    """HubSpot counts arrivals; a request arrives anywhere between leaving and its answer.
+    Half of these arrive as they leave, half only just before their answer (queued on the way):
+    counting departures alone would let 4 arrivals into one window here."""
+    window = Window(3, 300)
+    places = AnswerWindow(window)
+    arrivals: list[float] = []
+    lock = threading.Lock()
+
+    def request(n: int) -> None:
+        places.acquire()
+        try:
+            late = n % 2 == 0
+            if not late:
+                with lock:
+                    arrivals.append(time.monotonic())
+            time.sleep(0.12 if late else 0.02)
+            if late:
+                with lock:
+                    arrivals.append(time.monotonic())
+        finally:
+            places.release()
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    arrivals.sort()
+    assert len(arrivals) == 12
+    closest = min(arrivals[i + 3] - arrivals[i] for i in range(len(arrivals) - 3))
+    assert closest >= window.ms / 1000 - 0.002  # 4 arrivals never fit in one window
 
 
 def test_the_token_never_prints_or_pickles() -> None:
