@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 
@@ -108,6 +109,24 @@ def test_incremental_models_equal_a_full_refresh(flow: Flow, tmp_path: Path) -> 
     events = flow.warehouse.query("select count(*), count(distinct event_id) "
                                   "from marts.fct_email_events")[0]
     assert events[0] == events[1] > 0
+
+
+def test_unique_by_hash_reports_a_duplicated_event_id(flow: Flow, tmp_path: Path) -> None:
+    """The hashed uniqueness test (macros/generic_tests/unique_by_hash.sql) fails on one
+    duplicated event id, as dbt's `unique` would."""
+    copy = Warehouse(tmp_path / "duplicated")
+    shutil.copyfile(flow.warehouse.duckdb, copy.duckdb)
+    con = duckdb.connect(str(copy.duckdb))
+    try:
+        con.execute("insert into marts.fct_email_events "
+                    "select * from marts.fct_email_events order by event_id limit 1")
+    finally:
+        con.close()
+    result = copy.dbt("test", "--select", "fct_email_events,test_name:unique_by_hash",
+                      as_of=flow.days[1].as_of, check=False)
+    assert result.returncode == 1, result.stdout[-3000:]
+    [outcome] = copy.run_results()
+    assert (outcome["status"], outcome["failures"]) == ("fail", 1)
 
 
 def test_segment_history_records_who_entered_and_left(flow: Flow) -> None:
