@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,6 +42,15 @@ def _parse_steps(only: str | None, skip: str | None) -> tuple[str, ...]:
     selected = names(only) if only else set(STEPS)
     selected -= names(skip) if skip else set()
     return tuple(s for s in STEPS if s in selected)
+
+
+def _as_of_date(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(f"--as-of-date must be YYYY-MM-DD, got {value!r}") from None
+    return value
 
 
 def _dbt_vars(raw: str | None) -> dict[str, object]:
@@ -104,7 +114,7 @@ def nightly_command(
     out, err = Console(soft_wrap=quiet), Console(stderr=True, soft_wrap=True)
     options = NightlyOptions(steps=_parse_steps(only, skip), dry_run=dry_run,
                              full_refresh=full_refresh, dbt_vars=_dbt_vars(dbt_vars),
-                             as_of_date=as_of_date)
+                             as_of_date=_as_of_date(as_of_date))
     try:
         config = load_config()
     except ConfigError as exc:

@@ -57,3 +57,15 @@ def test_lock_is_refused_without_waiting(tmp_path: Path) -> None:
     with nightly_lock(layout.lock, "first"), \
             pytest.raises(LockHeld, match="first"), nightly_lock(layout.lock, "second"):
         pytest.fail("the second lock must not be granted")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--as-of-date", "2026/11/01"), "--as-of-date must be YYYY-MM-DD"),
+    (("--vars", "[1]"), "--vars must be a JSON object"),
+])
+def test_bad_options_are_refused_before_anything_runs(tmp_path: Path, args: tuple[str, ...],
+                                                      message: str) -> None:
+    result = run_nightly_cli(tmp_path, *args)
+    assert result.returncode == 2  # a usage error
+    assert message in " ".join(result.stderr.split())
+    assert not local_layout(tmp_path).last_run.exists()  # no run was started
