@@ -70,20 +70,20 @@ def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
     primary = "coalesce(trim(m.primary_segment_key), '')"
     # Row order is restored by `make_plan`; not keeping it makes this join ~35% faster.
     con.execute("set preserve_insertion_order = false")
-    con.execute(f"""
-        create or replace temporary table {DIFF_TABLE} as
-        select cast(m.contact_id as varchar) as contact_id, m.segment_keys,
-               {primary} as primary_segment, s.contact_id is null as unseen,
-               {accepted_segments} as accepted_segments,
-               {accepted_primary} as accepted_primary, s.status, s.pending_segments,
-               s.pending_primary, s.attempts
-        from {model} as m
-        left join {state} as s on s.contact_id = cast(m.contact_id as varchar)
-        where m.contact_id is not null
-          and (s.contact_id is null or s.status = '{Status.IN_FLIGHT}'
-               or {primary} <> {accepted_primary}
-               or coalesce(m.segment_keys, '') <> {accepted_segments})""")
     try:
+        con.execute(f"""
+            create or replace temporary table {DIFF_TABLE} as
+            select cast(m.contact_id as varchar) as contact_id, m.segment_keys,
+                   {primary} as primary_segment, s.contact_id is null as unseen,
+                   {accepted_segments} as accepted_segments,
+                   {accepted_primary} as accepted_primary, s.status, s.pending_segments,
+                   s.pending_primary, s.attempts
+            from {model} as m
+            left join {state} as s on s.contact_id = cast(m.contact_id as varchar)
+            where m.contact_id is not null
+              and (s.contact_id is null or s.status = '{Status.IN_FLIGHT}'
+                   or {primary} <> {accepted_primary}
+                   or coalesce(m.segment_keys, '') <> {accepted_segments})""")
         segments = canonical_segments_sql("segment_keys")
         unseen = con.execute(f"select contact_id, {segments}, primary_segment "
                              f"from {DIFF_TABLE} where unseen").fetchall()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -45,11 +46,16 @@ def _parse_steps(only: str | None, skip: str | None) -> tuple[str, ...]:
 
 
 def _as_of_date(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise typer.BadParameter(f"--as-of-date must be YYYY-MM-DD, got {value!r}") from None
+    """A real date, spelt as macros/as_of_date.sql accepts it (`fromisoformat` alone would
+    also take 20261101 or 2026-W48-1, which the build would then refuse)."""
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"--as-of-date must be YYYY-MM-DD, got {value!r}") from None
     return value
 
 

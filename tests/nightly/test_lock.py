@@ -61,6 +61,8 @@ def test_lock_is_refused_without_waiting(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--as-of-date", "2026/11/01"), "--as-of-date must be YYYY-MM-DD"),
+    (("--as-of-date", "20261101"), "--as-of-date must be YYYY-MM-DD"),  # ISO, but not dbt's
+    (("--as-of-date", "2026-02-31"), "--as-of-date must be YYYY-MM-DD"),
     (("--vars", "[1]"), "--vars must be a JSON object"),
 ])
 def test_bad_options_are_refused_before_anything_runs(tmp_path: Path, args: tuple[str, ...],
