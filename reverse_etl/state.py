@@ -9,6 +9,9 @@
 - `in_flight`: the contacts of every batch about to be sent, with the values sent.
 - `sync_runs`: one row per run (not per dry run): counts, API calls, status, abort reason.
 
+- `contact_state_current` (a view): `contact_state` with the accepted values the journal
+  holds beyond it: what the diff reads, and what to query to see what HubSpot holds.
+
 Durability per batch, at the cost of two small appends: before a batch is sent its contacts
 are appended to `in_flight` (write-ahead) and committed; after HubSpot answered, their
 outcomes are appended to `sync_changes` (committed with the next batch's write-ahead record,
@@ -19,6 +22,14 @@ its contacts still in flight become `in_flight` in `contact_state`, read back fr
 the next run instead of being resent (see `plan.py`). Updating `contact_state` row by row per
 batch instead costs over 100 ms per batch at a million contacts, more than the API budget
 leaves per request.
+
+The fold applies statuses, pending values, attempts and errors at once, but leaves the
+accepted values (`accepted_*`, a long string with hundreds of thousands of distinct values at
+a million contacts) in the journal until it holds `COMPACT_SHARE` of the contacts: rewriting
+that column costs DuckDB most of a second at a million contacts however few rows changed
+(the update and the checkpoint that follows it), which is more than a day's sync has to spare.
+`accepted_seq` says which journal entries a row's `accepted_*` already include, so a value read
+from HubSpot later (`save_observed`) is never overridden by an older journal entry.
 """
 
 from __future__ import annotations
@@ -38,8 +49,14 @@ CONTACT_STATE = f"{SCHEMA}.contact_state"
 SYNC_RUNS = f"{SCHEMA}.sync_runs"
 SYNC_CHANGES = f"{SCHEMA}.sync_changes"
 IN_FLIGHT = f"{SCHEMA}.in_flight"
-FOLDED = f"{SCHEMA}.folded"  # one row: the journal sequence number applied so far
+FOLDED = f"{SCHEMA}.folded"  # one row: the journal sequence numbers applied so far
+CURRENT_STATE = f"{SCHEMA}.contact_state_current"
 SEQUENCE = f"{SCHEMA}.journal_seq"
+
+# The accepted values are folded into `contact_state` once the journal holds this share of its
+# rows (and at least COMPACT_MIN_ROWS): at 2% of contacts changing a day, every fifth day.
+COMPACT_SHARE = 0.1
+COMPACT_MIN_ROWS = 10_000
 
 # Timestamps are UTC, stored without a time zone.
 _DDL = f"""
@@ -55,7 +72,8 @@ create table if not exists {CONTACT_STATE} (
     attempts integer not null,
     last_error varchar,
     run_id varchar,
-    updated_at timestamp not null
+    updated_at timestamp not null,
+    accepted_seq bigint not null default 0
 );
 create table if not exists {SYNC_CHANGES} (
     seq bigint not null default nextval('{SEQUENCE}'),
@@ -79,7 +97,11 @@ create table if not exists {IN_FLIGHT} (
     attempts integer not null,
     marked_at timestamp not null
 );
-create table if not exists {FOLDED} (last_seq bigint not null);
+create table if not exists {FOLDED} (last_seq bigint not null, text_seq bigint);
+-- A state written before the accepted values were folded lazily: they all are folded.
+alter table {CONTACT_STATE} add column if not exists accepted_seq bigint default 0;
+alter table {FOLDED} add column if not exists text_seq bigint;
+update {FOLDED} set text_seq = last_seq where text_seq is null;
 create table if not exists {SYNC_RUNS} (
     run_id varchar primary key,
     started_at timestamp not null,
@@ -142,6 +164,30 @@ OUTCOME_STATUS: dict[Outcome, tuple[Status, bool]] = {
     Outcome.DEAD_LETTERED: (Status.DEAD_LETTER, False),
     Outcome.DELETED: (Status.DELETED, False),
 }
+
+# The outcomes after which HubSpot holds the new value, as a SQL list.
+_APPLIED = ", ".join(f"'{o}'" for o, (_, held) in OUTCOME_STATUS.items() if held)
+
+# Per contact, the latest value HubSpot accepted that `contact_state.accepted_*` may not hold.
+_UNFOLDED_ACCEPTED = f"""
+    select contact_id, arg_max(new_segments, seq) as new_segments,
+           arg_max(new_primary, seq) as new_primary, max(seq) as seq
+    from {SYNC_CHANGES}
+    where seq > (select text_seq from {FOLDED})
+      and outcome in ({_APPLIED})
+    group by contact_id"""
+_NEWER = "j.seq > s.accepted_seq"
+_CURRENT_VIEW = f"""
+create or replace view {CURRENT_STATE} as
+select s.contact_id,
+       case when {_NEWER} then j.new_segments else s.accepted_segments end as accepted_segments,
+       case when {_NEWER} then j.new_primary else s.accepted_primary end as accepted_primary,
+       s.pending_segments, s.pending_primary, s.status, s.attempts, s.last_error, s.run_id,
+       s.updated_at
+from {CONTACT_STATE} as s
+left join ({_UNFOLDED_ACCEPTED}) as j on j.contact_id = s.contact_id;
+"""
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +287,19 @@ class SyncState:
 
     def ensure(self) -> None:
         self.con.execute(_DDL)
+        self.con.execute(_CURRENT_VIEW)
 
     def relation(self) -> str:
-        """The state table to diff against, or an empty stand-in when there is none yet."""
-        return CONTACT_STATE if self.exists() else EMPTY_STATE_SQL
+        """The state to diff against: the current one, the table of a state written before
+        the view existed (a dry run cannot migrate it; its values are all folded), or an
+        empty stand-in when there is none yet."""
+        if not self.exists():
+            return EMPTY_STATE_SQL
+        row = self.con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [SCHEMA, CURRENT_STATE.split(".")[1]]).fetchone()
+        return CURRENT_STATE if row and row[0] else CONTACT_STATE
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -295,28 +350,29 @@ class SyncState:
         sets = [f"accepted_{column} = ''" for column, flag in
                 (("segments", segments), ("primary", primary)) if flag]
         if sets:
-            self.con.execute(f"update {CONTACT_STATE} set {', '.join(sets)}")
+            with self.transaction():
+                self.compact()  # the journal's accepted values are forgotten too
+                self.con.execute(f"update {CONTACT_STATE} set {', '.join(sets)}")
 
     def refresh_model_membership(self, run_id: str, model: str) -> int:
         """Mark contacts gone from the model `not_in_model` (archived or merged in HubSpot: the
         sync never writes them), and those back in it `synced`; returns how many left."""
+        # One pass: a row changes when its status disagrees with the model, and flips.
         in_model = (f"exists (select 1 from {model} as m "
                     f"where cast(m.contact_id as varchar) = s.contact_id)")
-        left = self.con.execute(
-            f"update {CONTACT_STATE} as s set status = ?, run_id = ?, updated_at = ? "
-            f"where s.status <> ? and not {in_model} returning s.contact_id",
-            [Status.NOT_IN_MODEL, run_id, utc_now(), Status.NOT_IN_MODEL]).fetchall()
-        self.con.execute(
-            f"update {CONTACT_STATE} as s set status = ?, run_id = ?, updated_at = ? "
-            f"where s.status = ? and {in_model}",
-            [Status.SYNCED, run_id, utc_now(), Status.NOT_IN_MODEL])
-        return len(left)
+        flipped = self.con.execute(
+            f"update {CONTACT_STATE} as s set status = case when s.status = $gone "
+            f"then $synced else $gone end, run_id = $run_id, updated_at = $now "
+            f"where (s.status = $gone) = {in_model} returning s.status",
+            {"gone": Status.NOT_IN_MODEL, "synced": Status.SYNCED, "run_id": run_id,
+             "now": utc_now()}).fetchall()
+        return sum(status == Status.NOT_IN_MODEL for (status,) in flipped)
 
     def fold(self) -> None:
         """Apply the journals written since the last fold to `contact_state`, in one
         transaction: each contact's latest outcome, then the contacts still in flight."""
         with self.transaction():
-            self.con.execute(f"insert into {FOLDED} select 0 where not exists "
+            self.con.execute(f"insert into {FOLDED} select 0, 0 where not exists "
                              f"(select 1 from {FOLDED})")
             if not self._unfolded():
                 return  # the usual start of a run: the two updates would scan for nothing
@@ -327,6 +383,30 @@ class SyncState:
                 f"coalesce((select max(seq) from {SYNC_CHANGES}), 0), "
                 f"coalesce((select max(seq) from {IN_FLIGHT}), 0))")
             self.con.execute(f"delete from {IN_FLIGHT}")
+            if self._unfolded_accepted() >= max(COMPACT_MIN_ROWS,
+                                                COMPACT_SHARE * self._state_rows()):
+                self.compact()
+
+    def compact(self) -> None:
+        """Fold the accepted values the journal holds into `contact_state.accepted_*`."""
+        with self.transaction():
+            self.con.execute(f"""
+                update {CONTACT_STATE} as s set accepted_segments = j.new_segments,
+                    accepted_primary = j.new_primary, accepted_seq = j.seq
+                from ({_UNFOLDED_ACCEPTED}) as j
+                where j.contact_id = s.contact_id and {_NEWER}""")
+            self.con.execute(f"update {FOLDED} set text_seq = greatest(text_seq, "
+                             f"coalesce((select max(seq) from {SYNC_CHANGES}), 0))")
+
+    def _unfolded_accepted(self) -> int:
+        row = self.con.execute(
+            f"select count(*) from {SYNC_CHANGES} where seq > (select text_seq from {FOLDED}) "
+            f"and outcome in ({_APPLIED})").fetchone()
+        return int(row[0]) if row else 0
+
+    def _state_rows(self) -> int:
+        row = self.con.execute(f"select count(*) from {CONTACT_STATE}").fetchone()
+        return int(row[0]) if row else 0
 
     def _unfolded(self) -> bool:
         row = self.con.execute(
@@ -335,17 +415,13 @@ class SyncState:
         return bool(row and row[0])
 
     def _fold_outcomes(self) -> None:
+        """Statuses and pending values; the accepted values stay in the journal (`compact`)."""
         status = " ".join(f"when '{o}' then '{s}'" for o, (s, _) in OUTCOME_STATUS.items())
-        applied = ", ".join(f"'{o}'" for o, (_, held) in OUTCOME_STATUS.items() if held)
         self.con.execute(f"""
             update {CONTACT_STATE} as s set
-                accepted_segments = case when c.outcome in ({applied})
-                                         then c.new_segments else s.accepted_segments end,
-                accepted_primary = case when c.outcome in ({applied})
-                                        then c.new_primary else s.accepted_primary end,
-                pending_segments = case when c.outcome in ({applied}) then null
+                pending_segments = case when c.outcome in ({_APPLIED}) then null
                                         else c.new_segments end,
-                pending_primary = case when c.outcome in ({applied}) then null
+                pending_primary = case when c.outcome in ({_APPLIED}) then null
                                        else c.new_primary end,
                 status = case c.outcome {status} end,
                 attempts = c.attempts, last_error = c.error, run_id = c.run_id,
@@ -399,13 +475,15 @@ class SyncState:
 
     def _insert(self, run_id: str, rows: Sequence[StateRow]) -> None:
         # Lists bound as parameters and unnested: one statement per batch, not one per row.
+        # What HubSpot holds now is newer than every accepted value journaled so far.
         self.con.execute(
             f"insert into {CONTACT_STATE} (contact_id, accepted_segments, accepted_primary, "
             "pending_segments, pending_primary, status, attempts, last_error, run_id, "
-            "updated_at) "
+            "updated_at, accepted_seq) "
             "select unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
             "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
-            "unnest(?::integer[]), unnest(?::varchar[]), ?, ?",
+            f"unnest(?::integer[]), unnest(?::varchar[]), ?, ?, "
+            f"coalesce((select max(seq) from {SYNC_CHANGES}), 0)",
             [[r.contact_id for r in rows],
              [r.accepted.segments for r in rows],
              [r.accepted.primary for r in rows],

@@ -187,7 +187,7 @@ def test_while_the_budget_holds_batches_back_the_journal_is_folded(
     changed = {cid for cid, v in desired.items()
                if v != OwnedValues(*warehouse_rows(
                    warehouse, "select accepted_segments, accepted_primary from "
-                   "reverse_etl.contact_state where contact_id = ?", [cid])[0])}
+                   "reverse_etl.contact_state_current where contact_id = ?", [cid])[0])}
     assert math.ceil(len(changed) / 100) >= 3  # more batches than the budget lets through
     folds: list[int] = []  # contacts in flight when each fold started
     real_fold = SyncState.fold
@@ -211,7 +211,7 @@ def test_while_the_budget_holds_batches_back_the_journal_is_folded(
     state = {cid: (OwnedValues(segments, primary), status)
              for cid, segments, primary, status in warehouse_rows(
                  warehouse, "select contact_id, accepted_segments, accepted_primary, status "
-                            "from reverse_etl.contact_state")}
+                            "from reverse_etl.contact_state_current")}
     assert state.pop(left)[1] == "not_in_model"
     assert {cid: values for cid, (values, _) in state.items()} == desired
     assert {status for _, status in state.values()} == {"synced"}
