@@ -89,6 +89,19 @@ def _find(con: sqlite3.Connection, object_type: str, defs: dict[str, PropertyDef
     return repo.fetch_by_ids(con, object_type, [record_id], archived).get(record_id)
 
 
+def _find_many(con: sqlite3.Connection, object_type: str, defs: dict[str, PropertyDef],
+               inputs: list[dict[str, Any]]) -> list[Record | None]:
+    """`_find` of each input, those named by record id in one query (a record named twice,
+    by an old merged id and by its survivor's, is one shared object, as re-reading it is)."""
+    raws = [str(i.get("id", "")) for i in inputs]
+    by_id = [i.get("idProperty") in (None, "", "hs_object_id") for i in inputs]
+    ids = [repo.parse_id(raw) if plain else None for raw, plain in zip(raws, by_id, strict=True)]
+    found = repo.fetch_by_ids(con, object_type, [i for i in ids if i is not None], False)
+    return [(found.get(record_id) if record_id is not None else None) if plain
+            else _find(con, object_type, defs, raw, item.get("idProperty"))
+            for item, raw, plain, record_id in zip(inputs, raws, by_id, ids, strict=True)]
+
+
 def _writer(ctx: Ctx, con: sqlite3.Connection, object_type: str) -> Writer:
     return Writer(con, object_type, ctx.request.method, ctx.route, writelog.request_id(ctx))
 
@@ -324,8 +337,7 @@ def batch_update(ctx: Ctx) -> Any:
     with ctx.state.store.write() as con:
         defs = repo.property_defs(con, name)
         all_values = repo.validate_values(con, defs, [_properties_of(i) for i in inputs])
-        targets = [_find(con, name, defs, str(i.get("id", "")), i.get("idProperty"))
-                   for i in inputs]
+        targets = _find_many(con, name, defs, inputs)
         failures = _missing(ctx, name, inputs, [str(i.get("id", "")) for i, rec in
                                         zip(inputs, targets, strict=True) if rec is None])
         writer = _writer(ctx, con, name)

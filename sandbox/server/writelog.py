@@ -28,13 +28,16 @@ def request_id(ctx: Any) -> str:
     return rid
 
 
+_INSERT = ("insert into write_log (at_ms, request_id, method, route, object_type, object_id, "
+           "property, old_value, new_value) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
 def record(con: sqlite3.Connection, *, method: str, route: str, object_type: str | None,
            object_id: str | None, property: str | None, old: str | None, new: str | None,
            request_id: str | None) -> None:
     """Append one entry, stamped with the portal clock."""
     con.execute(
-        "insert into write_log (at_ms, request_id, method, route, object_type, object_id, "
-        "property, old_value, new_value) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT,
         (portal_now_ms(con), request_id, method, route, object_type, object_id, property, old,
          new),
     )
@@ -44,7 +47,9 @@ def record_changes(con: sqlite3.Connection, *, method: str, route: str, object_t
                    object_id: str, changes: Mapping[str, tuple[str | None, str | None]],
                    request_id: str | None) -> None:
     """One entry per changed property; `changes` maps name → (old, new)."""
-    for name, (old, new) in changes.items():
-        record(con, method=method, route=route, object_type=object_type, object_id=object_id,
-               property=name, old=old, new=new, request_id=request_id)
+    now = portal_now_ms(con)  # one clock read and one statement per record, not per property
+    con.executemany(
+        _INSERT,
+        [(now, request_id, method, route, object_type, object_id, name, old, new)
+         for name, (old, new) in changes.items()])
 
