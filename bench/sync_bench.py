@@ -28,7 +28,9 @@ Steps:
    Between runs the sandbox's rate-limit window is reset, and the next run waits 10 s, so every
    run starts with a full window, as a nightly run would.
 4. Record, per run: API calls by kind, batch updates against ⌈changed ÷ 100⌉, diff seconds
-   (warehouse query + plan), read and send seconds, wall seconds of `run_sync`, and the
+   (warehouse query + plan), read and send seconds (in the JSON also `held_s`, the part of the
+   sends spent on warehouse work while the budget held batches, and `fold_s`, the fold after
+   the last batch), wall seconds of `run_sync`, and the
    rate-limit bound — calls ÷ 19 per second (HubSpot's pro rate) and the rolling-window
    minimum (the k-th call cannot leave before 10 s × ⌊(k − 1) ÷ 190⌋). The client budget
    (190 per 10.1 s plus each request's round trip) alone makes wall ÷ rate bound at least
@@ -106,6 +108,8 @@ class RunFigures:
     diff_s: float
     read_s: float
     send_s: float
+    held_s: float  # of send_s: warehouse work done while the budget held batches back
+    fold_s: float  # the journal folded after the last batch
     wall_s: float
     bound_rate_s: float  # api_calls ÷ 19/s
     bound_window_s: float  # rolling-window minimum
@@ -230,7 +234,9 @@ def timed_run(name: str, server: RunningServer, warehouse: Path, contacts: int,
         retries=sum(report.retries.values()),
         diff_s=round(report.seconds.get("diff", 0.0), 3),
         read_s=round(report.seconds.get("read", 0.0), 3),
-        send_s=round(report.seconds.get("send", 0.0), 3), wall_s=round(wall, 3),
+        send_s=round(report.seconds.get("send", 0.0), 3),
+        held_s=round(report.seconds.get("held", 0.0), 3),
+        fold_s=round(report.seconds.get("fold", 0.0), 3), wall_s=round(wall, 3),
         bound_rate_s=round(rate_bound, 3), bound_window_s=window_bound(calls),
         wall_over_rate_bound=round(wall / rate_bound, 3) if calls > PRO_PER_TEN_SECONDS
         else None,

@@ -88,7 +88,9 @@ class SyncReport:
     calls: dict[str, int] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
     # Wall seconds per phase: "diff" (warehouse query and plan), "read" (HubSpot reads of
-    # contacts new to the sync), "send" (batch updates with their state commits).
+    # contacts new to the sync), "send" (batch updates with their state commits), "held" (the
+    # part of "send" spent on warehouse work while the budget held batches back), "fold" (the
+    # journal folded at the end of the run).
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -265,9 +267,11 @@ class SyncRun:
         if not self.client.budget.holding():
             return
         if not self._membership_refreshed:
-            self._refresh_membership()
+            with self._timed("held"):
+                self._refresh_membership()
         elif monotonic() - self._folded_at >= FOLD_EVERY_S:
-            self.state.fold()
+            with self._timed("held"):
+                self.state.fold()
             self._folded_at = monotonic()
 
     def _close(self, started: float) -> None:
@@ -277,7 +281,8 @@ class SyncRun:
         self.report.retries = dict(self.client.stats.retries)
         self.report.duration_s = monotonic() - started
         if not self.dry_run:
-            self.state.fold()
+            with self._timed("fold"):
+                self.state.fold()
             self.state.save_run(self.run)
 
     # -- planning -------------------------------------------------------------------------------
