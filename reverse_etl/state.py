@@ -28,6 +28,8 @@ accepted values (`accepted_*`, a long string with hundreds of thousands of disti
 a million contacts) in the journal until it holds `COMPACT_SHARE` of the contacts: rewriting
 that column costs DuckDB most of a second at a million contacts however few rows changed
 (the update and the checkpoint that follows it), which is more than a day's sync has to spare.
+Likewise a clean acceptance, the usual outcome, leaves its row alone: the view takes the run
+and time from the journal as well.
 `accepted_seq` says which journal entries a row's `accepted_*` already include, so a value read
 from HubSpot later (`save_observed`) is never overridden by an older journal entry.
 """
@@ -171,19 +173,23 @@ _APPLIED = ", ".join(f"'{o}'" for o, (_, held) in OUTCOME_STATUS.items() if held
 # Per contact, the latest value HubSpot accepted that `contact_state.accepted_*` may not hold.
 _UNFOLDED_ACCEPTED = f"""
     select contact_id, arg_max(new_segments, seq) as new_segments,
-           arg_max(new_primary, seq) as new_primary, max(seq) as seq
+           arg_max(new_primary, seq) as new_primary, max(seq) as seq,
+           arg_max(run_id, seq) as run_id, arg_max(recorded_at, seq) as recorded_at
     from {SYNC_CHANGES}
     where seq > (select text_seq from {FOLDED})
       and outcome in ({_APPLIED})
     group by contact_id"""
 _NEWER = "j.seq > s.accepted_seq"
+# A clean acceptance (see `_fold_outcomes`) leaves the row's run and time to the journal too.
+_LATER = "j.recorded_at > s.updated_at"
 _CURRENT_VIEW = f"""
 create or replace view {CURRENT_STATE} as
 select s.contact_id,
        case when {_NEWER} then j.new_segments else s.accepted_segments end as accepted_segments,
        case when {_NEWER} then j.new_primary else s.accepted_primary end as accepted_primary,
-       s.pending_segments, s.pending_primary, s.status, s.attempts, s.last_error, s.run_id,
-       s.updated_at
+       s.pending_segments, s.pending_primary, s.status, s.attempts, s.last_error,
+       case when {_LATER} then j.run_id else s.run_id end as run_id,
+       case when {_LATER} then j.recorded_at else s.updated_at end as updated_at
 from {CONTACT_STATE} as s
 left join ({_UNFOLDED_ACCEPTED}) as j on j.contact_id = s.contact_id;
 """
@@ -391,10 +397,16 @@ class SyncState:
         """Fold the accepted values the journal holds into `contact_state.accepted_*`."""
         with self.transaction():
             self.con.execute(f"""
-                update {CONTACT_STATE} as s set accepted_segments = j.new_segments,
-                    accepted_primary = j.new_primary, accepted_seq = j.seq
+                update {CONTACT_STATE} as s set
+                    accepted_segments = case when {_NEWER} then j.new_segments
+                                             else s.accepted_segments end,
+                    accepted_primary = case when {_NEWER} then j.new_primary
+                                            else s.accepted_primary end,
+                    accepted_seq = greatest(s.accepted_seq, j.seq),
+                    run_id = case when {_LATER} then j.run_id else s.run_id end,
+                    updated_at = greatest(s.updated_at, j.recorded_at)
                 from ({_UNFOLDED_ACCEPTED}) as j
-                where j.contact_id = s.contact_id and {_NEWER}""")
+                where j.contact_id = s.contact_id and ({_NEWER} or {_LATER})""")
             self.con.execute(f"update {FOLDED} set text_seq = greatest(text_seq, "
                              f"coalesce((select max(seq) from {SYNC_CHANGES}), 0))")
 
@@ -415,7 +427,12 @@ class SyncState:
         return bool(row and row[0])
 
     def _fold_outcomes(self) -> None:
-        """Statuses and pending values; the accepted values stay in the journal (`compact`)."""
+        """Statuses and pending values; the accepted values stay in the journal (`compact`).
+
+        A clean acceptance (the row was `synced`, nothing pending, no attempts, no error)
+        changes nothing here but the run and time, which the view takes from the journal as
+        well: on a usual day that is nearly every row, and skipping them spares the checkpoint
+        a rewrite of five columns of a million-row table (0.3–0.9 s at the end of a run)."""
         status = " ".join(f"when '{o}' then '{s}'" for o, (s, _) in OUTCOME_STATUS.items())
         self.con.execute(f"""
             update {CONTACT_STATE} as s set
@@ -430,7 +447,11 @@ class SyncState:
                   where seq > (select last_seq from {FOLDED})
                   qualify row_number() over (partition by contact_id order by seq desc) = 1
                  ) as c
-            where s.contact_id = c.contact_id""")
+            where s.contact_id = c.contact_id
+              and not (c.outcome in ({_APPLIED}) and c.attempts = 0 and c.error is null
+                       and s.status = '{Status.SYNCED}' and s.attempts = 0
+                       and s.last_error is null and s.pending_segments is null
+                       and s.pending_primary is null)""")
 
     def _fold_in_flight(self) -> None:
         """Marked, never settled: the answer was lost (killed, or the request failed)."""

@@ -23,6 +23,10 @@ def accepted(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, OwnedVa
     return {cid: OwnedValues(segments, primary) for cid, segments, primary, _ in rows}
 
 
+def runs(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return dict(con.execute(f"select contact_id, run_id from reverse_etl.{relation}").fetchall())
+
+
 def new_state(path: Path) -> SyncState:
     state = SyncState(duckdb.connect(str(path)))
     state.ensure()
@@ -43,13 +47,21 @@ def test_accepted_values_stay_in_the_journal_until_compacted(tmp_path: Path) -> 
     assert state.con.execute("select status, attempts, pending_segments from "
                              "reverse_etl.contact_state where contact_id = '2'"
                              ).fetchone() == ("failed", 1, "a;b")
+    # A clean acceptance leaves the row untouched; the view takes its run from the journal.
+    assert runs(state.con, "contact_state") == {"1": "r0", "2": "r1", "3": "r0"}
+    assert runs(state.con, "contact_state_current") == {"1": "r1", "2": "r1", "3": "r0"}
     state.log("r2", [ChangeLog("1", A, B, Outcome.ACCEPTED), ChangeLog("2", EMPTY, B,
                                                                         Outcome.ACCEPTED)])
     state.fold()
     assert accepted(state.con, "contact_state_current") == {"1": B, "2": B, "3": EMPTY}
+    assert state.con.execute("select status, attempts, pending_segments from "
+                             "reverse_etl.contact_state where contact_id = '2'"
+                             ).fetchone() == ("synced", 0, None)  # not clean before: folded
     state.compact()
     assert accepted(state.con, "contact_state") == {"1": B, "2": B, "3": EMPTY}
     assert accepted(state.con, "contact_state_current") == accepted(state.con, "contact_state")
+    assert runs(state.con, "contact_state") == {"1": "r2", "2": "r2", "3": "r0"}
+    assert runs(state.con, "contact_state_current") == runs(state.con, "contact_state")
 
 
 def test_a_value_read_from_hubspot_outranks_older_journal_entries(tmp_path: Path) -> None:
