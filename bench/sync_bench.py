@@ -184,6 +184,12 @@ def live_contact_ids(portal: Path) -> list[str]:
         return [str(r[0]) for r in con.execute(
             "select id from objects where object_type = 'contacts' and archived = 0 "
             "order by id")]
+    except sqlite3.DatabaseError as exc:
+        # The usual cause: a copy made over an older file whose -wal/-shm were left behind,
+        # which SQLite then applies to the new copy.
+        raise SystemExit(f"cannot read the portal {portal} ({exc}); if it is a copy made "
+                         f"over an older file, delete {portal}-wal and {portal}-shm, "
+                         "copy it again and rerun") from exc
     finally:
         con.close()
 
