@@ -182,14 +182,22 @@ _UNFOLDED_ACCEPTED = f"""
 _NEWER = "j.seq > s.accepted_seq"
 # A clean acceptance (see `_fold_outcomes`) leaves the row's run and time to the journal too.
 _LATER = "j.recorded_at > s.updated_at"
+# The columns the journal (`j`) may hold newer values of than the row (`s`): what the view
+# shows and what `compact` writes.
+_FROM_JOURNAL = {
+    "accepted_segments": f"case when {_NEWER} then j.new_segments else s.accepted_segments end",
+    "accepted_primary": f"case when {_NEWER} then j.new_primary else s.accepted_primary end",
+    "run_id": f"case when {_LATER} then j.run_id else s.run_id end",
+    "updated_at": f"case when {_LATER} then j.recorded_at else s.updated_at end",
+}
 _CURRENT_VIEW = f"""
 create or replace view {CURRENT_STATE} as
 select s.contact_id,
-       case when {_NEWER} then j.new_segments else s.accepted_segments end as accepted_segments,
-       case when {_NEWER} then j.new_primary else s.accepted_primary end as accepted_primary,
+       {_FROM_JOURNAL["accepted_segments"]} as accepted_segments,
+       {_FROM_JOURNAL["accepted_primary"]} as accepted_primary,
        s.pending_segments, s.pending_primary, s.status, s.attempts, s.last_error,
-       case when {_LATER} then j.run_id else s.run_id end as run_id,
-       case when {_LATER} then j.recorded_at else s.updated_at end as updated_at
+       {_FROM_JOURNAL["run_id"]} as run_id,
+       {_FROM_JOURNAL["updated_at"]} as updated_at
 from {CONTACT_STATE} as s
 left join ({_UNFOLDED_ACCEPTED}) as j on j.contact_id = s.contact_id;
 """
@@ -286,9 +294,14 @@ class SyncState:
 
     # -- schema ---------------------------------------------------------------------------------
     def exists(self) -> bool:
+        return self._has(CONTACT_STATE)
+
+    def _has(self, relation: str) -> bool:
+        """Whether the table or view `schema.name` exists."""
+        schema, name = relation.split(".")
         row = self.con.execute(
             "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = 'contact_state'", [SCHEMA]).fetchone()
+            "where table_schema = ? and table_name = ?", [schema, name]).fetchone()
         return bool(row and row[0])
 
     def ensure(self) -> None:
@@ -301,11 +314,7 @@ class SyncState:
         empty stand-in when there is none yet."""
         if not self.exists():
             return EMPTY_STATE_SQL
-        row = self.con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [SCHEMA, CURRENT_STATE.split(".")[1]]).fetchone()
-        return CURRENT_STATE if row and row[0] else CONTACT_STATE
+        return CURRENT_STATE if self._has(CURRENT_STATE) else CONTACT_STATE
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -396,15 +405,10 @@ class SyncState:
     def compact(self) -> None:
         """Fold the accepted values the journal holds into `contact_state.accepted_*`."""
         with self.transaction():
+            sets = ", ".join(f"{column} = {value}" for column, value in _FROM_JOURNAL.items())
             self.con.execute(f"""
-                update {CONTACT_STATE} as s set
-                    accepted_segments = case when {_NEWER} then j.new_segments
-                                             else s.accepted_segments end,
-                    accepted_primary = case when {_NEWER} then j.new_primary
-                                            else s.accepted_primary end,
-                    accepted_seq = greatest(s.accepted_seq, j.seq),
-                    run_id = case when {_LATER} then j.run_id else s.run_id end,
-                    updated_at = greatest(s.updated_at, j.recorded_at)
+                update {CONTACT_STATE} as s set {sets},
+                    accepted_seq = greatest(s.accepted_seq, j.seq)
                 from ({_UNFOLDED_ACCEPTED}) as j
                 where j.contact_id = s.contact_id and ({_NEWER} or {_LATER})""")
             self.con.execute(f"update {FOLDED} set text_seq = greatest(text_seq, "

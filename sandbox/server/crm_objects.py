@@ -96,8 +96,9 @@ def _find_many(con: sqlite3.Connection, object_type: str, defs: dict[str, Proper
     raws = [str(i.get("id", "")) for i in inputs]
     by_id = [i.get("idProperty") in (None, "", "hs_object_id") for i in inputs]
     ids = [repo.parse_id(raw) if plain else None for raw, plain in zip(raws, by_id, strict=True)]
-    found = repo.fetch_by_ids(con, object_type, [i for i in ids if i is not None], False)
-    return [(found.get(record_id) if record_id is not None else None) if plain
+    found: dict[int | None, Record] = dict(
+        repo.fetch_by_ids(con, object_type, [i for i in ids if i is not None], False))
+    return [found.get(record_id) if plain
             else _find(con, object_type, defs, raw, item.get("idProperty"))
             for item, raw, plain, record_id in zip(inputs, raws, by_id, ids, strict=True)]
 

@@ -18,9 +18,9 @@ C = OwnedValues("c", "c")
 
 
 def accepted(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, OwnedValues]:
-    rows = con.execute(f"select contact_id, accepted_segments, accepted_primary, status "
+    rows = con.execute(f"select contact_id, accepted_segments, accepted_primary "
                        f"from reverse_etl.{relation} order by contact_id").fetchall()
-    return {cid: OwnedValues(segments, primary) for cid, segments, primary, _ in rows}
+    return {cid: OwnedValues(segments, primary) for cid, segments, primary in rows}
 
 
 def runs(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
