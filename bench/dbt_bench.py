@@ -157,9 +157,9 @@ class Run:
 
 
 def sizes(root: Path) -> dict[str, int]:
-    import duckdb
+    from hubseg.marts_file import connect_working
 
-    con = duckdb.connect(str(root / "hubseg.duckdb"), read_only=True)
+    con = connect_working(root / "hubseg.duckdb", read_only=True)
     try:
         return {t: con.execute(f"select count(*) from {t}").fetchone()[0]
                 for t in ("hubspot.contacts", "hubspot.email_events", "marts.dim_contacts",

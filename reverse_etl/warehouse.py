@@ -7,8 +7,9 @@ The sync reads two dbt models (names configurable under [hubseg.sync]):
 - the segments mart (`marts.segments`): every declared segment with its label, description
   and priority, which become the options of the two HubSpot properties.
 
-Its own state lives in the same file (schema `reverse_etl`, see `state.py`), so the model, the
-state and the run log are always read and written together.
+Its own state lives in the working file (schema `reverse_etl`, see `state.py`), so the state
+and the run log are always written together. The models come from the marts file, attached
+read-only (`hubseg/marts_file.py`): the nightly copies that file for BI while the sync runs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from hubseg.config import ConfigError, WarehouseSettings
+from hubseg.marts_file import connect_working
 
 SYNC_MODEL_COLUMNS = ("contact_id", "segment_keys", "primary_segment_key")
 SEGMENTS_COLUMNS = ("segment_key", "segment_label", "segment_description", "segment_priority")
@@ -37,7 +39,7 @@ def connect(settings: WarehouseSettings, *, read_only: bool
         raise ConfigError(f"no warehouse at {path}: run `hubseg extract` and `dbt build` first "
                           "(or point HUBSEG_WAREHOUSE at the DuckDB file dbt builds)")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = connect_working(path, read_only=read_only)
     except duckdb.IOException as exc:
         raise ConfigError(f"cannot open the warehouse {path} ({exc}); is another process "
                           "(dbt, hubseg extract, a BI tool) holding it open for writing?"

@@ -1,4 +1,4 @@
-"""Publishing for BI: copy the marts into a fresh DuckDB file and rename it into place.
+"""Publishing for BI: a copy of the marts file, renamed into place.
 
 DuckDB lets one process write a file, and a process holding a file open blocks writers. So BI
 never opens the working warehouse: it reads the PUBLISHED file, which no process ever writes in
@@ -9,16 +9,14 @@ gets last night's complete database or tonight's, never a mix; a reader that alr
 old file open keeps reading its (unlinked) inode undisturbed; and the nightly never waits on
 any reader. Readers must open it read-only (`duckdb.connect(path, read_only=True)`).
 
-Contents: schema `marts` (every table of the dbt `marts` schema), `nightly.runs` (the run
-history) and `nightly.publication` (which run published it, when, each table's row count — so
-a reader can check it sees one consistent state — and whether the table was copied whole or
-received only the rows of new loads).
+Contents: schema `marts` (everything dbt built there), `nightly.runs` (the run history) and
+`nightly.publication` (which run published it, when, and each table's row count — so a reader
+can check it sees one consistent state).
 
-The new database starts as a byte copy of the last published one (itself never written in
-place, so the copy is consistent), and every table is replaced from the working warehouse —
-except the event table, 20M rows at `large` and most of the copying time, which only ever
-gains the rows of new dlt loads: it receives just the rows of loads it lacks, then must match
-the working table's row count and a hash over (key, load id), or it is copied whole.
+dbt builds the marts in a file of their own (`hubseg/marts_file.py`), so the new database
+starts as a byte copy of that file, which nothing writes after the build: the copy runs in a
+thread while the sync (which only reads the marts) talks to HubSpot. The history and the
+manifest are written into the copy once the sync has ended, so they record its outcome.
 """
 
 from __future__ import annotations
@@ -26,113 +24,93 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 
+from hubseg.marts_file import MARTS_SCHEMA, marts_path, quote_literal
 from hubseg.nightly.history import RunRecord, ensure_table, upsert
 
-MARTS_SCHEMA = "marts"
 SOURCE_ALIAS = "working"
-# Incremental marts whose rows are a function of (key, dlt load id): a row of a load already
-# published is already published as it is (fct_email_events: the latest load's copy wins).
-APPEND_BY_LOAD = {"fct_email_events": "event_id"}
+
+
+class Publication:
+    """One publication in two halves: `Publication(...)` starts copying the marts file beside
+    the published one; `complete(record)` adds the run history and swaps the copy in."""
+
+    def __init__(self, working: Path, published: Path, run_id: str) -> None:
+        self.working, self.published = working, published
+        self.tmp = published.with_name(f".{published.name}.{run_id}.tmp")
+        marts = marts_path(working)
+        if not marts.exists():
+            raise RuntimeError(f"no marts to publish ({marts} does not exist): run the dbt "
+                               "build first")
+        _settle(marts)
+        published.parent.mkdir(parents=True, exist_ok=True)
+        # A killed run's copy (the nightly lock means no other publication is running).
+        for stale in published.parent.glob(f".{published.name}.*.tmp*"):
+            _remove(stale)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-copy")
+        self._copy: Future[float] = self._pool.submit(_timed_copy, marts, self.tmp)
+
+    def wait_copied(self, timeout: float | None = None) -> float:
+        """Block until the copy is done; the seconds it took (raises what it raised)."""
+        return self._copy.result(timeout)
+
+    def complete(self, record: RunRecord) -> dict[str, int]:
+        """Finish the copy, write the history and manifest, fsync, rename; row counts."""
+        try:
+            self.wait_copied()
+            with duckdb.connect(str(self.tmp)) as con:
+                counts = _count_marts(con)
+                if not counts:
+                    raise RuntimeError("the marts file has no `marts` tables to publish: run "
+                                       "the dbt build first")
+                con.execute(f"attach '{quote_literal(self.working)}' as {SOURCE_ALIAS} (read_only)")
+                _copy_history(con, record)
+                _write_manifest(con, record.run_id, counts)
+                con.execute(f"detach {SOURCE_ALIAS}")
+                con.execute("checkpoint")  # everything in the main file: no WAL travels with it
+            _remove(self.tmp.with_name(self.tmp.name + ".wal"))
+            _fsync(self.tmp)
+            os.replace(self.tmp, self.published)
+            _fsync(self.published.parent)
+            return counts
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Drop the copy (if the run never reaches `complete`); the published file stays."""
+        self._pool.shutdown(wait=True)
+        _remove(self.tmp)
 
 
 def publish(working: Path, published: Path, record: RunRecord) -> dict[str, int]:
-    """Publish the working marts (and history, with `record` as its latest row); row counts."""
-    published.parent.mkdir(parents=True, exist_ok=True)
-    tmp = published.with_name(f".{published.name}.{record.run_id}.tmp")
-    _remove(tmp)
-    try:
-        if published.exists():
-            shutil.copyfile(published, tmp)
-        counts = _write_copy(working, tmp, record)
-        _fsync(tmp)
-        os.replace(tmp, published)
-        _fsync(published.parent)
-    finally:
-        _remove(tmp)
-    return counts
+    """Publish the marts of `working` (and history, with `record` as its latest row) in one go."""
+    return Publication(working, published, record.run_id).complete(record)
 
 
-def _write_copy(working: Path, tmp: Path, record: RunRecord) -> dict[str, int]:
-    with duckdb.connect(str(tmp)) as con:
-        con.execute(f"attach '{_quote(working)}' as {SOURCE_ALIAS} (read_only)")
-        counts, appended = _copy_schema(con, MARTS_SCHEMA)
-        _copy_history(con, record)
-        _write_manifest(con, record.run_id, counts, appended)
-        con.execute(f"detach {SOURCE_ALIAS}")
-        con.execute("checkpoint")  # everything in the main file: no WAL travels with it
-    _remove(tmp.with_name(tmp.name + ".wal"))
-    return counts
+def _timed_copy(source: Path, dest: Path) -> float:
+    started = time.monotonic()
+    shutil.copyfile(source, dest)
+    return time.monotonic() - started
 
 
-def _copy_schema(con: duckdb.DuckDBPyConnection, schema: str
-                 ) -> tuple[dict[str, int], set[str]]:
-    """Each table's row count, and which tables received only the rows of new loads."""
-    tables = _relations(con, SOURCE_ALIAS, schema)
-    if not tables:
-        raise RuntimeError(f"the working warehouse has no `{schema}` tables to publish: "
-                           "run the dbt build first")
-    con.execute(f"create schema if not exists {schema}")
-    for gone in sorted(set(_relations(con, _main_database(con), schema)) - set(tables)):
-        con.execute(f'drop table {schema}."{gone}"')
-    counts: dict[str, int] = {}
-    appended: set[str] = set()
-    for table in tables:
-        name = f'{schema}."{table}"'
-        key = APPEND_BY_LOAD.get(table)
-        if key and _append_new_loads(con, name, key):
-            appended.add(f"{schema}.{table}")
-        else:
-            con.execute(f"create or replace table {name} as select * from {SOURCE_ALIAS}.{name}")
-        counts[f"{schema}.{table}"] = _count(con, name)
-    return counts, appended
+def _settle(marts: Path) -> None:
+    """A marts file left with a write-ahead log (dbt killed before it closed) is checkpointed
+    first: the byte copy must hold every change, and nothing else may travel with it."""
+    if marts.with_name(marts.name + ".wal").exists():
+        with duckdb.connect(str(marts)) as con:
+            con.execute("checkpoint")
 
 
-def _relations(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> list[str]:
-    return [name for (name,) in con.execute(
-        "select table_name from duckdb_tables() where database_name = ? and schema_name = ? "
-        "union select view_name from duckdb_views() where database_name = ? "
-        "and schema_name = ? and not internal order by 1",
-        [database, schema, database, schema]).fetchall()]
-
-
-def _main_database(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("select current_database()").fetchone()
-    return str(row[0]) if row else ""
-
-
-def _append_new_loads(con: duckdb.DuckDBPyConnection, name: str, key: str) -> bool:
-    """Bring the previous copy of `name` up to date with the rows of new loads; False if the
-    copy is missing, differently shaped or, afterwards, not equal to the working table."""
-    source = f"{SOURCE_ALIAS}.{name}"
-    columns = _columns(con, name)
-    if columns != _columns(con, source) or ("load_id", "VARCHAR") not in columns:
-        return False
-    # The published loads as constants: DuckDB then skips the working table's row groups of
-    # those loads by their min/max, where a subquery made it read all 20M rows (5.6 s at large).
-    published = [load for (load,) in con.execute(f"select distinct load_id from {name}")
-                 .fetchall() if load is not None]
-    loads = ", ".join("'" + _quote(load) + "'" for load in published)
-    new = f"load_id not in ({loads})" if published else "true"
-    con.execute(f"create or replace temp table new_rows as select * from {source} "
-                f"where {new} or load_id is null")
-    if con.execute("select count(*) from new_rows").fetchone() != (0,):
-        con.execute(f"delete from {name} where {key} in (select {key} from new_rows)")
-        con.execute(f"insert into {name} select * from new_rows")
-    con.execute("drop table new_rows")
-    fingerprint = f"select count(*), coalesce(sum(hash({key}, load_id)), 0) from "
-    return con.execute(fingerprint + name).fetchall() == con.execute(
-        fingerprint + source).fetchall()
-
-
-def _columns(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str]]:
-    try:
-        return [(row[0], row[1]) for row in con.execute(f"describe {name}").fetchall()]
-    except duckdb.CatalogException:
-        return []
+def _count_marts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    tables = [t for (t,) in con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? order by 1", [MARTS_SCHEMA]).fetchall()]
+    return {f"{MARTS_SCHEMA}.{t}": _count(con, f'{MARTS_SCHEMA}."{t}"') for t in tables}
 
 
 def _copy_history(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:
@@ -147,23 +125,17 @@ def _copy_history(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:
     upsert(con, record)
 
 
-def _write_manifest(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[str, int],
-                    appended: set[str]) -> None:
+def _write_manifest(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[str, int]
+                    ) -> None:
     con.execute("create or replace table nightly.publication (run_id varchar, "
-                "published_at timestamp, table_name varchar, row_count bigint, copied varchar)")
+                "published_at timestamp, table_name varchar, row_count bigint)")
     con.executemany("insert into nightly.publication values (?, current_timestamp::timestamp, "
-                    "?, ?, ?)", [[run_id, table, n, "new loads" if table in appended else
-                                  "whole table"] for table, n in counts.items()])
+                    "?, ?)", [[run_id, table, n] for table, n in counts.items()])
 
 
 def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     row = con.execute(f"select count(*) from {name}").fetchone()
     return int(row[0]) if row else 0
-
-
-def _quote(value: str | Path) -> str:
-    """The text of a SQL string literal, quotes doubled."""
-    return str(value).replace("'", "''")
 
 
 def _fsync(path: Path) -> None:

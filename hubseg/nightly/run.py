@@ -9,6 +9,10 @@ Which steps run:
 - a failed sync does not block the publication: the marts passed their tests, and the run
   table tells BI what happened to the write-back.
 The exit code is that of the first failing step (see `steps.EXIT_*`).
+
+The publication overlaps the sync: when the sync starts the marts are final, so their file is
+copied beside the published one meanwhile (`publish.Publication`); the publish step then adds
+the run history, with the sync's outcome, and renames the copy into place.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from hubseg.nightly import history
 from hubseg.nightly.history import RunRecord, new_run_id, utc_now
 from hubseg.nightly.layout import Layout
 from hubseg.nightly.lock import nightly_lock
-from hubseg.nightly.publish import publish
+from hubseg.nightly.publish import Publication
 from hubseg.nightly.redact import Redactor
 from hubseg.nightly.steps import (
     BLOCKED,
@@ -98,19 +102,27 @@ def _child_env(layout: Layout, run_id: str, env: dict[str, str] | None,
 def _run_steps(record: RunRecord, ctx: StepContext, selected: tuple[str, ...],
                on_start: Callable[[str], None], on_step: Callable[[StepResult], None]) -> None:
     blocked: set[str] = set()
-    for name in STEPS:
-        if name not in selected:
-            result = StepResult(name, SKIPPED, message="not selected")
-        elif name in blocked:
-            result = StepResult(name, BLOCKED, message="blocked by an earlier failure")
-        else:
-            on_start(name)
-            result = (_publish_step(record, ctx) if name == "publish"
-                      else _RUNNERS[name](ctx))
-        record.steps[name] = result
-        if result.status == FAILED:
-            blocked.update(_BLOCKS[name])
-        on_step(result)
+    publication: Publication | None = None
+    try:
+        for name in STEPS:
+            if name not in selected:
+                result = StepResult(name, SKIPPED, message="not selected")
+            elif name in blocked:
+                result = StepResult(name, BLOCKED, message="blocked by an earlier failure")
+            else:
+                on_start(name)
+                if name == "sync" and "publish" in selected and "publish" not in blocked:
+                    # The marts are final: copy them for BI while the sync talks to HubSpot.
+                    publication = _start_publication(ctx)
+                result = (_publish_step(record, ctx, publication) if name == "publish"
+                          else _RUNNERS[name](ctx))
+            record.steps[name] = result
+            if result.status == FAILED:
+                blocked.update(_BLOCKS[name])
+            on_step(result)
+    finally:
+        if publication is not None:
+            publication.abandon()
 
 
 _RUNNERS: dict[str, Callable[[StepContext], StepResult]] = {
@@ -118,19 +130,31 @@ _RUNNERS: dict[str, Callable[[StepContext], StepResult]] = {
 }
 
 
-def _publish_step(record: RunRecord, ctx: StepContext) -> StepResult:
+def _start_publication(ctx: StepContext) -> Publication | None:
+    """None if it cannot start (no marts yet): the publish step then reports why."""
+    try:
+        return Publication(ctx.layout.working, ctx.layout.published, ctx.run_id)
+    except Exception:  # raised again, with its message, by the publish step
+        return None
+
+
+def _publish_step(record: RunRecord, ctx: StepContext,
+                  publication: Publication | None) -> StepResult:
     """Publish with this run's history row as it will end (publish `ok`), then swap it in."""
     started = time.monotonic()
     result = StepResult("publish", OK)
     record.steps["publish"] = result
     _finish(record)
     try:
-        counts = publish(ctx.layout.working, ctx.layout.published, record)
+        publication = publication or Publication(ctx.layout.working, ctx.layout.published,
+                                                 ctx.run_id)
+        counts = publication.complete(record)
     except Exception as exc:  # the old published file is untouched: report and go on
         result.status, result.exit_code = FAILED, EXIT_PUBLISH
         result.message = ctx.redact(str(exc))
-    else:
-        result.metrics = {"tables_published": len(counts)}
+    else:  # the copy's time overlapped the sync's: it is not part of this step's seconds
+        result.metrics = {"tables_published": len(counts),
+                          "marts_copy_ms": round(publication.wait_copied() * 1000)}
         result.message = f"{len(counts)} tables published to {ctx.layout.published}"
     result.seconds = round(time.monotonic() - started, 2)
     record.ended_at = None

@@ -24,6 +24,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import duckdb
+
+from hubseg.marts_file import marts_path, move_marts_out_of_working
 from hubseg.nightly.dbt_results import read_run_results
 from hubseg.nightly.layout import Layout
 from hubseg.nightly.redact import Redactor
@@ -182,6 +185,11 @@ def run_build_step(ctx: StepContext) -> StepResult:
     """`dbt build`; any model or error-severity test failure fails the step (warnings do not)."""
     results = ctx.layout.dbt_target / "run_results.json"
     results.unlink(missing_ok=True)  # never read the last run's results as tonight's
+    try:
+        moved = move_marts_out_of_working(ctx.layout.working)
+    except (RuntimeError, OSError, duckdb.Error) as exc:
+        return StepResult("build", FAILED, exit_code=EXIT_BUILD,
+                          message=ctx.redact(f"cannot move the marts to their own file: {exc}"))
     child = run_child(dbt_argv(ctx), ctx, "build")
     result = _result("build", child)
     kept = ctx.layout.run_dir(ctx.run_id) / "dbt-target" / "run_results.json"
@@ -199,6 +207,9 @@ def run_build_step(ctx: StepContext) -> StepResult:
     else:
         result.message = (f"{outcome.models_built} models built, {outcome.tests_passed} tests "
                           f"passed, {outcome.tests_warned} warned")
+    if moved:  # once, on the first build after upgrading
+        result.message += (f"; first moved {len(moved)} marts tables into "
+                           f"{marts_path(ctx.layout.working).name}")
     return result
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from hubseg.marts_file import connect_working, marts_path
 from sandbox.server.process import RunningServer
 from sandbox.store import connect, portal_now_ms
 
@@ -57,6 +57,11 @@ class Warehouse:
     def duckdb(self) -> Path:
         return self.root / "hubseg.duckdb"
 
+    def copy_to(self, other: Warehouse) -> None:
+        """Both DuckDB files (working and marts), as they are."""
+        for source in (self.duckdb, marts_path(self.duckdb)):
+            shutil.copyfile(source, other.root / source.name)
+
     def base_env(self) -> dict[str, str]:
         return clean_env(HUBSEG_WAREHOUSE=str(self.duckdb),
                          HUBSEG_DLT_DIR=str(self.root / "dlt"), **self.env)
@@ -90,14 +95,14 @@ class Warehouse:
         return json.loads(path.read_text())["results"]
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        con = duckdb.connect(str(self.duckdb), read_only=True)
+        con = connect_working(self.duckdb, read_only=True)
         try:
             return con.execute(sql).fetchall()
         finally:
             con.close()
 
     def table(self, relation: str) -> list[dict[str, Any]]:
-        con = duckdb.connect(str(self.duckdb), read_only=True)
+        con = connect_working(self.duckdb, read_only=True)
         try:
             cursor = con.execute(f"select * from {relation}")
             names = [d[0] for d in cursor.description]
@@ -107,7 +112,7 @@ class Warehouse:
 
     def schema_contents(self, schema: str) -> dict[str, list[tuple[Any, ...]]]:
         """Every table of `schema`, rows sorted: for comparing two warehouses."""
-        con = duckdb.connect(str(self.duckdb), read_only=True)
+        con = connect_working(self.duckdb, read_only=True)
         try:
             tables = [r[0] for r in con.execute(
                 "select table_name from information_schema.tables "

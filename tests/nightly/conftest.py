@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from hubseg.marts_file import marts_path
 from hubseg.nightly.layout import Layout
 from hubseg.nightly.local import local_layout, portal_date, sandbox_env
 from sandbox.server.process import RunningServer, start_server
@@ -102,11 +103,13 @@ def run_nightly_cli(root: Path, *args: str, timeout: float = 120
 
 
 def make_marts(working: Path, members: int, run_tag: str = "") -> None:
-    """A hand-made working warehouse with the two segment marts the readers check."""
+    """A hand-made warehouse (working file and marts file) with the two segment marts the
+    readers check."""
     import duckdb
 
     working.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(working)) as con:
+    duckdb.connect(str(working)).close()
+    with duckdb.connect(str(marts_path(working))) as con:
         con.execute("create schema if not exists marts")
         con.execute("create or replace table marts.contact_segments as select "
                     "'c' || i as contact_id, 'seg' || (i % 3) as segment_key "

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from hubseg.marts_file import connect_working
 from hubseg.nightly.local import portal_date
 from hubseg.nightly.redact import EMAIL
 from tests.nightly.conftest import REPO, Loop, assert_clean_reads, readers, start_loop
@@ -71,11 +72,11 @@ def test_both_nights_succeed_and_the_second_is_incremental(two_nights: TwoNights
     with duckdb.connect(str(two_nights.loop.layout.published), read_only=True) as con:
         runs = con.execute("select run_id, status from nightly.runs order by started_at")
         assert runs.fetchall() == [(first["run_id"], "ok"), (second["run_id"], "ok")]
-        copied = dict(con.execute("select table_name, copied from nightly.publication")
-                      .fetchall())
+        manifest = dict(con.execute("select table_name, row_count from nightly.publication")
+                        .fetchall())
         published_events = con.execute("select count(*) from marts.fct_email_events").fetchone()
-    assert copied["marts.fct_email_events"] == "new loads"  # on top of night 1's copy
-    with duckdb.connect(str(two_nights.loop.layout.working), read_only=True) as con:
+    assert published_events == (manifest["marts.fct_email_events"],)
+    with connect_working(two_nights.loop.layout.working, read_only=True) as con:
         assert con.execute("select count(*) from marts.fct_email_events").fetchone() == (
             published_events)
     nodes = json.loads((two_nights.loop.layout.run_dir(second["run_id"]) / "dbt-target"

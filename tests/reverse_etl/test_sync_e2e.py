@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from hubseg.marts_file import connect_working
 from reverse_etl.values import OwnedValues
 from tests.reverse_etl.helpers import BATCH_UPDATE, hubspot_values, request_count, write_log
 
@@ -47,7 +47,7 @@ def extract_and_build(server, env: dict[str, str]) -> None:
 
 
 def sync_model(warehouse: Path) -> dict[str, OwnedValues]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect_working(warehouse, read_only=True)
     try:
         rows = con.execute(f"select contact_id, segment_keys, primary_segment_key "
                            f"from {SYNC_MODEL}").fetchall()
