@@ -39,11 +39,18 @@ def attach_marts(con: duckdb.DuckDBPyConnection, working: Path, *,
         return False
     mode = " (read_only)" if read_only else ""
     con.execute(f"attach if not exists '{quote_literal(path)}' as {MARTS_CATALOG}{mode}")
-    main = con.execute("select current_database()").fetchone()
     # The working file's own schemas first: `hubspot.contacts` keeps meaning the raw table.
-    con.execute(f"set search_path = '{quote_literal(main[0] if main else 'memory')}.main,"
+    con.execute(f"set search_path = '{quote_literal(_current_database(con))}.main,"
                 f"{MARTS_CATALOG}.{MARTS_SCHEMA}'")
     return True
+
+
+def _current_database(con: duckdb.DuckDBPyConnection) -> str:
+    """The connection's own database as a quoted identifier (a file name may hold anything)."""
+    row = con.execute("select current_database()").fetchone()
+    name = str(row[0]) if row else "memory"
+    return '"' + name.replace('"', '""') + '"'
+
 
 
 def connect_working(working: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -74,8 +81,8 @@ def move_marts_out_of_working(working: Path) -> list[str]:
         if not tables:
             return []
         con.execute(f"attach '{quote_literal(marts_path(working))}' as {MARTS_CATALOG}")
-        main = con.execute("select current_database()").fetchone()
-        old = f'"{main[0] if main else "memory"}".{MARTS_SCHEMA}'
+        main = _current_database(con)
+        old = f"{main}.{MARTS_SCHEMA}"
         new = f"{MARTS_CATALOG}.{MARTS_SCHEMA}"
         if _marts_tables(con, f"'{MARTS_CATALOG}'") and not _copied(con, tables, old, new):
             raise RuntimeError(
@@ -84,10 +91,18 @@ def move_marts_out_of_working(working: Path) -> list[str]:
                 f"(`drop schema {MARTS_SCHEMA} cascade` on {working.name}) once you have "
                 "copied anything you need from it")
         if not _marts_tables(con, f"'{MARTS_CATALOG}'"):
+            definitions = dict(con.execute(
+                "select table_name, sql from duckdb_tables() where database_name = "
+                "current_database() and schema_name = ?", [MARTS_SCHEMA]).fetchall())
             con.execute("begin")
             con.execute(f"create schema if not exists {new}")
+            # Each table as it was declared (dbt contracts' NOT NULL included; a `create
+            # table as` would drop them), created from inside the marts catalog.
+            con.execute(f"use {MARTS_CATALOG}")
             for table in tables:
-                con.execute(f'create table {new}."{table}" as select * from {old}."{table}"')
+                con.execute(definitions[table])
+                con.execute(f'insert into {new}."{table}" select * from {old}."{table}"')
+            con.execute(f"use {main}")
             con.execute("commit")
         con.execute(f"drop schema {old} cascade")
         con.execute(f"detach {MARTS_CATALOG}")

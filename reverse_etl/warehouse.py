@@ -53,10 +53,12 @@ def connect(settings: WarehouseSettings, *, read_only: bool
 def require_columns(con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str],
                     what: str) -> None:
     """Fail with a ConfigError saying what to build when a model or a column is missing."""
-    schema, table = relation.split(".")
-    present = {row[0] for row in con.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ?", [schema, table]).fetchall()}
+    # `describe` resolves the name as the sync's queries will (the marts file through the
+    # search path), where information_schema would also list same-named tables elsewhere.
+    try:
+        present = {row[0] for row in con.execute(f"describe {relation}").fetchall()}
+    except duckdb.CatalogException:
+        present = set()
     if not present:
         raise ConfigError(f"the warehouse has no {relation} ({what}): run `dbt build` first, "
                           "or set the model name under [hubseg.sync] in .dlt/config.toml")

@@ -49,7 +49,9 @@ class Layout:
 def resolve_layout(working: Path, *, published: Path | None = None,
                    runs_dir: Path | None = None, project_dir: Path | None = None) -> Layout:
     """Absolute paths, so child processes started elsewhere agree with us."""
-    working = working.resolve()
+    # Absolute, not resolved: dbt and the sync, given the same path, name the marts file
+    # after it (`hubseg/marts_file.py`), so a symlink must stay a symlink here too.
+    working = working.absolute()
     published = published or _env_path("HUBSEG_PUBLISHED") or working.with_name(PUBLISHED_NAME)
     runs_dir = runs_dir or _env_path("HUBSEG_RUNS_DIR") or DEFAULT_RUNS_DIR
     project_dir = project_dir or _env_path("HUBSEG_DBT_PROJECT_DIR") or Path.cwd()

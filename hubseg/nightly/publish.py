@@ -22,6 +22,7 @@ manifest are written into the copy once the sync has ended, so they record its o
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import time
@@ -34,6 +35,7 @@ from hubseg.marts_file import MARTS_SCHEMA, marts_path, quote_literal
 from hubseg.nightly.history import RunRecord, ensure_table, upsert
 
 SOURCE_ALIAS = "working"
+COPY_CHUNK = 16 * 1024 * 1024
 
 
 class Publication:
@@ -85,6 +87,7 @@ class Publication:
         """Drop the copy (if the run never reaches `complete`); the published file stays."""
         self._pool.shutdown(wait=True)
         _remove(self.tmp)
+        _remove(self.tmp.with_name(self.tmp.name + ".wal"))
 
 
 def publish(working: Path, published: Path, record: RunRecord) -> dict[str, int]:
@@ -93,8 +96,18 @@ def publish(working: Path, published: Path, record: RunRecord) -> dict[str, int]
 
 
 def _timed_copy(source: Path, dest: Path) -> float:
+    """Copy under a shared lock of the kind DuckDB takes: readers (the sync's read-only
+    attach) share it, and a process writing the file (a dbt run by hand) makes the copy fail
+    instead of catching the file half-written."""
     started = time.monotonic()
-    shutil.copyfile(source, dest)
+    with source.open("rb") as src:
+        try:
+            fcntl.lockf(src, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            raise RuntimeError(f"{source} is open for writing in another process (a dbt run?): "
+                               "publish again once it has finished") from None
+        with dest.open("wb") as dst:
+            shutil.copyfileobj(src, dst, COPY_CHUNK)
     return time.monotonic() - started
 
 

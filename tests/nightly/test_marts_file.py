@@ -15,9 +15,11 @@ def _old_warehouse(working: Path) -> None:
     """A working file as versions before the move left it: the marts inside it."""
     with duckdb.connect(str(working)) as con:
         con.execute("create schema marts")
-        con.execute("create table marts.segment_membership_history as "
-                    "select 'c' || i as contact_id, date '2026-01-01' as valid_from "
-                    "from range(40) t(i)")
+        # dbt's contracts declare NOT NULL columns: the move must keep them
+        con.execute("create table marts.segment_membership_history "
+                    "(contact_id varchar not null, valid_from date)")
+        con.execute("insert into marts.segment_membership_history "
+                    "select 'c' || i, date '2026-01-01' from range(40) t(i)")
         con.execute("create table marts.segments as select 'seg' as segment_key")
 
 
@@ -40,6 +42,9 @@ def test_the_upgrade_moves_the_marts_with_their_history(tmp_path: Path) -> None:
     with connect_working(working, read_only=True) as con:
         assert con.execute("select count(*) from marts.segment_membership_history"
                            ).fetchone() == (40,)
+    with duckdb.connect(str(marts_path(working))) as con, pytest.raises(
+            duckdb.ConstraintException):
+        con.execute("insert into marts.segment_membership_history values (null, null)")
 
 
 def test_an_upgrade_killed_after_the_copy_only_drops_on_the_rerun(tmp_path: Path) -> None:

@@ -62,6 +62,37 @@ def test_failed_publish_keeps_the_previous_file(tmp_path: Path) -> None:
     assert layout.published.read_bytes() == before
 
 
+HOLD_FOR_WRITING = textwrap.dedent("""
+    import sys
+    import duckdb
+    con = duckdb.connect(sys.argv[1])  # as a dbt run by hand holds the marts file
+    print("holding", flush=True)
+    sys.stdin.readline()
+    con.close()
+""")
+
+
+def test_the_copy_refuses_a_marts_file_another_process_is_writing(tmp_path: Path) -> None:
+    """A byte copy taken while a writer checkpoints could be half old, half new: it must fail
+    and leave last night's file in place."""
+    layout = local_layout(tmp_path)
+    make_marts(layout.working, 50)
+    publish(layout.working, layout.published, RunRecord("r1"))
+    before = layout.published.read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FOR_WRITING,
+                               str(marts_path(layout.working))],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(RuntimeError, match="open for writing in another process"):
+            publish(layout.working, layout.published, RunRecord("r2"))
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert layout.published.read_bytes() == before
+    assert not list(layout.published.parent.glob(".*.tmp*"))
+
+
 HOLD_WORKING = textwrap.dedent("""
     import sys
     from pathlib import Path
