@@ -52,7 +52,6 @@ def _current_database(con: duckdb.DuckDBPyConnection) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-
 def connect_working(working: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """The working warehouse with its marts attached (read-only: nobody but dbt writes them)."""
     con = duckdb.connect(str(working), read_only=read_only)
@@ -77,28 +76,29 @@ def move_marts_out_of_working(working: Path) -> list[str]:
     if not working.exists():
         return []
     with duckdb.connect(str(working)) as con:
-        tables = _marts_tables(con, "current_database()")
+        # Each table as it was declared: dbt contracts' NOT NULL included, which a `create
+        # table as` would drop.
+        definitions = dict(con.execute(
+            "select table_name, sql from duckdb_tables() where database_name = "
+            "current_database() and schema_name = ? order by 1", [MARTS_SCHEMA]).fetchall())
+        tables = list(definitions)
         if not tables:
             return []
         con.execute(f"attach '{quote_literal(marts_path(working))}' as {MARTS_CATALOG}")
         main = _current_database(con)
         old = f"{main}.{MARTS_SCHEMA}"
         new = f"{MARTS_CATALOG}.{MARTS_SCHEMA}"
-        if _marts_tables(con, f"'{MARTS_CATALOG}'") and not _copied(con, tables, old, new):
+        already = marts_tables(con, f"'{MARTS_CATALOG}'")
+        if already and not _copied(con, tables, old, new):
             raise RuntimeError(
                 f"{working} still holds a `{MARTS_SCHEMA}` schema from before the marts moved "
                 f"to {marts_path(working).name}, which has its own already: drop the old one "
                 f"(`drop schema {MARTS_SCHEMA} cascade` on {working.name}) once you have "
                 "copied anything you need from it")
-        if not _marts_tables(con, f"'{MARTS_CATALOG}'"):
-            definitions = dict(con.execute(
-                "select table_name, sql from duckdb_tables() where database_name = "
-                "current_database() and schema_name = ?", [MARTS_SCHEMA]).fetchall())
+        if not already:
             con.execute("begin")
             con.execute(f"create schema if not exists {new}")
-            # Each table as it was declared (dbt contracts' NOT NULL included; a `create
-            # table as` would drop them), created from inside the marts catalog.
-            con.execute(f"use {MARTS_CATALOG}")
+            con.execute(f"use {MARTS_CATALOG}")  # the declarations name `marts.<table>`
             for table in tables:
                 con.execute(definitions[table])
                 con.execute(f'insert into {new}."{table}" select * from {old}."{table}"')
@@ -119,10 +119,17 @@ def _copied(con: duckdb.DuckDBPyConnection, tables: list[str], old: str, new: st
         return False
 
 
-def _marts_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+def marts_tables(con: duckdb.DuckDBPyConnection, database: str = "current_database()"
+                 ) -> list[str]:
+    """The tables of schema `marts` in `database` (a SQL expression), by name."""
     return [t for (t,) in con.execute(
         f"select table_name from duckdb_tables() where database_name = {database} "
         "and schema_name = ? order by 1", [MARTS_SCHEMA]).fetchall()]
+
+
+def wal_path(database: Path) -> Path:
+    """DuckDB's write-ahead log of a database file."""
+    return database.with_name(database.name + ".wal")
 
 
 def quote_literal(value: str | Path) -> str:

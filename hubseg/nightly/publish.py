@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from hubseg.marts_file import MARTS_SCHEMA, marts_path, quote_literal
+from hubseg.marts_file import MARTS_SCHEMA, marts_path, marts_tables, quote_literal, wal_path
 from hubseg.nightly.history import RunRecord, ensure_table, upsert
 
 SOURCE_ALIAS = "working"
@@ -75,7 +75,6 @@ class Publication:
                 _write_manifest(con, record.run_id, counts)
                 con.execute(f"detach {SOURCE_ALIAS}")
                 con.execute("checkpoint")  # everything in the main file: no WAL travels with it
-            _remove(self.tmp.with_name(self.tmp.name + ".wal"))
             _fsync(self.tmp)
             os.replace(self.tmp, self.published)
             _fsync(self.published.parent)
@@ -87,7 +86,7 @@ class Publication:
         """Drop the copy (if the run never reaches `complete`); the published file stays."""
         self._pool.shutdown(wait=True)
         _remove(self.tmp)
-        _remove(self.tmp.with_name(self.tmp.name + ".wal"))
+        _remove(wal_path(self.tmp))
 
 
 def publish(working: Path, published: Path, record: RunRecord) -> dict[str, int]:
@@ -114,16 +113,14 @@ def _timed_copy(source: Path, dest: Path) -> float:
 def _settle(marts: Path) -> None:
     """A marts file left with a write-ahead log (dbt killed before it closed) is checkpointed
     first: the byte copy must hold every change, and nothing else may travel with it."""
-    if marts.with_name(marts.name + ".wal").exists():
+    if wal_path(marts).exists():
         with duckdb.connect(str(marts)) as con:
             con.execute("checkpoint")
 
 
 def _count_marts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    tables = [t for (t,) in con.execute(
-        "select table_name from duckdb_tables() where database_name = current_database() "
-        "and schema_name = ? order by 1", [MARTS_SCHEMA]).fetchall()]
-    return {f"{MARTS_SCHEMA}.{t}": _count(con, f'{MARTS_SCHEMA}."{t}"') for t in tables}
+    return {f"{MARTS_SCHEMA}.{t}": _count(con, f'{MARTS_SCHEMA}."{t}"')
+            for t in marts_tables(con)}
 
 
 def _copy_history(con: duckdb.DuckDBPyConnection, record: RunRecord) -> None:

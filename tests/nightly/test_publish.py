@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hubseg.marts_file import connect_working, marts_path
+from hubseg.marts_file import connect_working, marts_path, wal_path
 from hubseg.nightly.history import RunRecord
 from hubseg.nightly.local import local_layout
 from hubseg.nightly.publish import Publication, publish
@@ -142,7 +142,7 @@ def test_a_marts_file_left_with_a_write_ahead_log_is_published_whole(tmp_path: P
         con.execute("insert into marts.contact_segments values ('late', 'seg0')")
         os._exit(0)  # no close, no checkpoint: the row is only in the WAL
     """)], check=True)
-    assert marts.with_name(marts.name + ".wal").stat().st_size > 0
+    assert wal_path(marts).stat().st_size > 0
     publish(working, tmp_path / "published.duckdb", RunRecord("r1"))
     with duckdb.connect(str(tmp_path / "published.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from marts.contact_segments").fetchone() == (31,)
