@@ -2,8 +2,9 @@
 
 Order matters, and is what makes the run safe:
 
-1. read the owned property definitions (2 GETs) while profiling the sync model;
-2. plan (`plan.py`): diff the model against the state, reading from HubSpot only the contacts
+1. read the owned property definitions (2 GETs) and count the sync model's rows while diffing
+   it against the state (as if the properties existed; redone on a first run, when not);
+2. plan (`plan.py`): from that diff, reading from HubSpot only the contacts
    the state does not know and the writes an interrupted run left in flight;
 3. guardrails (`guardrails.py`): abort before the first write — options included;
 4. create the group and properties if missing, bring their options in step with the mart;
@@ -196,24 +197,34 @@ class SyncRun:
     # -- the run --------------------------------------------------------------------------------
     def execute(self) -> SyncReport:
         started = monotonic()
+        model = self.settings.sync_model
         definitions = warehouse.segment_definitions(self.con, self.settings.segments_model)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubseg-inspect") as pool:
-            # HubSpot answers the property reads while DuckDB profiles the model: on a day's
-            # run every tenth of a second before the first batch delays the last one.
+        warehouse.require_sync_model(self.con, model)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hubseg-inspect") as pool:
+            # Every tenth of a second before the first batch of a day's run delays the last
+            # one: HubSpot answers the property reads, and DuckDB counts the model's rows in a
+            # second connection, while this one diffs the model against the state.
             inspecting = pool.submit(self.properties.inspect, definitions)
-            profile = warehouse.model_profile(self.con, self.settings.sync_model)
             if not self.dry_run:
                 self.state.ensure()
                 self.state.fold()  # what an interrupted run journaled but never folded
                 self.state.close_interrupted_runs()
                 self.state.save_run(self.run)
-            return self._execute_guarded(started, profile, definitions, inspecting)
+            profiling = pool.submit(self._profile, warehouse.reader(self.con), model)
+            return self._execute_guarded(started, profiling, definitions, inspecting)
 
-    def _execute_guarded(self, started: float, profile: ModelProfile,
+    @staticmethod
+    def _profile(con: duckdb.DuckDBPyConnection, model: str) -> ModelProfile:
+        try:
+            return warehouse.model_profile(con, model)
+        finally:
+            con.close()
+
+    def _execute_guarded(self, started: float, profiling: Future[ModelProfile],
                          definitions: list[SegmentDefinition],
                          inspecting: Future[PropertyChanges]) -> SyncReport:
         try:
-            self._execute(profile, definitions, inspecting.result())
+            self._execute(profiling, definitions, inspecting)
         except DailyLimitReached as exc:  # a clean stop: what was accepted is recorded
             self.run.status = RunStatus.STOPPED_DAILY_LIMIT
             self.report.stopped_by = exc
@@ -228,11 +239,14 @@ class SyncRun:
             self._close(started)
         return self.report
 
-    def _execute(self, profile: ModelProfile, definitions: list[SegmentDefinition],
-                 changes: PropertyChanges) -> None:
+    def _execute(self, profiling: Future[ModelProfile], definitions: list[SegmentDefinition],
+                 inspecting: Future[PropertyChanges]) -> None:
+        candidates = self._diff()
+        changes = inspecting.result()
+        profile = profiling.result()
         self.run.model_rows = profile.rows
         self.report.property_changes = changes
-        plan = self._plan(profile, definitions, changes)
+        plan = self._plan(profile, definitions, changes, candidates)
         previous = self.state.previous_run()
         self.run.first_run = previous is None or self.names.segments in changes.missing
         self.report.violations = before_sending(profile, plan, previous, self.run.first_run,
@@ -286,16 +300,24 @@ class SyncRun:
             self.state.save_run(self.run)
 
     # -- planning -------------------------------------------------------------------------------
+    def _diff(self, *, forget_segments: bool = False, forget_primary: bool = False
+              ) -> list[Candidate]:
+        with self._timed("diff"):
+            return load_candidates(self.con, self.settings.sync_model, self.state.relation(),
+                                   forget_segments=forget_segments, forget_primary=forget_primary)
+
     def _plan(self, profile: ModelProfile, definitions: list[SegmentDefinition],
-              changes: PropertyChanges) -> Plan:
+              changes: PropertyChanges, candidates: list[Candidate]) -> Plan:
+        """`candidates` were diffed as if both properties existed in HubSpot, as they do on
+        every run but the first: if one is missing, it holds nothing, so the diff is redone
+        with the state's accepted values for it forgotten."""
         forget_segments = self.names.segments in changes.missing
         forget_primary = self.names.primary in changes.missing
-        if not self.dry_run:
-            self.state.forget_accepted(segments=forget_segments, primary=forget_primary)
-        with self._timed("diff"):
-            candidates = load_candidates(self.con, self.settings.sync_model,
-                                         self.state.relation(), forget_segments=forget_segments,
-                                         forget_primary=forget_primary)
+        if forget_segments or forget_primary:
+            if not self.dry_run:
+                self.state.forget_accepted(segments=forget_segments, primary=forget_primary)
+            candidates = self._diff(forget_segments=forget_segments,
+                                    forget_primary=forget_primary)
         with self._timed("read"):
             candidates = self._observe(candidates)
         with self._timed("diff"):

@@ -21,10 +21,20 @@ from dataclasses import dataclass
 import duckdb
 
 from hubseg.config import ConfigError, WarehouseSettings
-from hubseg.marts_file import connect_working
+from hubseg.marts_file import connect_working, quote_literal
 
 SYNC_MODEL_COLUMNS = ("contact_id", "segment_keys", "primary_segment_key")
 SEGMENTS_COLUMNS = ("segment_key", "segment_label", "segment_description", "segment_priority")
+
+
+def reader(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same warehouse, for a query run in another thread, that
+    resolves names as `con` does (the search path is a per-connection setting)."""
+    row = con.execute("select current_setting('search_path')").fetchone()
+    cursor = con.cursor()
+    if row and row[0]:
+        cursor.execute(f"set search_path = '{quote_literal(str(row[0]))}'")
+    return cursor
 
 
 @contextmanager
@@ -103,8 +113,12 @@ class ModelProfile:
     duplicate_ids: int
 
 
-def model_profile(con: duckdb.DuckDBPyConnection, relation: str) -> ModelProfile:
+def require_sync_model(con: duckdb.DuckDBPyConnection, relation: str) -> None:
     require_columns(con, relation, SYNC_MODEL_COLUMNS, "the sync model")
+
+
+def model_profile(con: duckdb.DuckDBPyConnection, relation: str) -> ModelProfile:
+    """The counts the guardrails judge; call `require_sync_model` first."""
     row = con.execute(
         f"select count(*), count(*) - count(contact_id), "
         f"count(contact_id) - count(distinct contact_id) from {relation}").fetchone()
