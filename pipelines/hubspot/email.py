@@ -5,8 +5,14 @@ Events: one `created` window per run, [start, end) in epoch ms, fetched 1,000 pe
 returns a window newest first, following `offset` while `hasMore`. Offsets are short-lived, so
 progress across runs is kept as the window's remaining inclusive upper bound: the `created` of
 the oldest event loaded so far. A resumed window re-reads the events of that one millisecond,
-which the merge on (`id`, `created`) deduplicates. Into DuckDB, events go as load files that
-dlt imports without normalizing them row by row (`loadfiles.py`; same columns and values).
+which the merge on (`id`, `created`) deduplicates: a run's rows replace the same events loaded
+by an earlier run. Within a run, windows do not overlap, and an event repeated within a page or
+on the next page of its offset chain (where a chain that shifts would repeat it) is dropped
+here, so dlt is told the run's rows are unique (the `deduplicated` merge hint): at 48M events,
+dlt's own deduplication of the staging table (a ROW_NUMBER window over every column) spilled
+more than 14 GB to disk and failed. Into DuckDB, events go
+as load files that dlt imports without normalizing them row by row (`loadfiles.py`; same
+columns and values).
 
 Campaigns: the `by-id` list (one request per 500 ids), then one detail request per campaign
 whose `lastUpdatedTime` changed since the last run, not one per campaign every run.
@@ -66,18 +72,34 @@ def _event_pages(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
     for window in windows(state, ctx.end_ms):
         query = _events_query(ctx, window)
         offset: str | None = None
+        previous: set[tuple[str, str]] = set()
         while True:
             params = {**query, "offset": offset} if offset else query
             body = ctx.client.get(ctx.client.paths.email_events, params, resource=EVENTS)
             events = body.get("events") or []
-            if events:
-                yield events
-                ctx.progress(EVENTS, len(events))
+            fresh, previous = new_events(events, previous)
+            if fresh:
+                yield fresh
+                ctx.progress(EVENTS, len(fresh))
             offset = body.get("offset")
             if not body.get("hasMore") or not events or not offset:
                 break
             # Where a later run resumes if this one stops: everything newer is loaded.
             window["upper"] = min(int(e["created"]) for e in events)
+
+
+def new_events(events: list[dict[str, Any]], previous: set[tuple[str, str]]
+               ) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    """The page's events not already in it or in the previous page (an offset chain that
+    shifts repeats events across a page boundary), and the page's keys for the next call."""
+    keys: set[tuple[str, str]] = set()
+    fresh = []
+    for event in events:
+        key = (str(event.get("id")), str(event.get("created")))
+        if key not in keys and key not in previous:
+            fresh.append(event)
+        keys.add(key)
+    return fresh, keys
 
 
 def campaign_rows(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:

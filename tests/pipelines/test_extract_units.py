@@ -16,6 +16,7 @@ from hubseg.api import ApiPaths, required_scopes
 from hubseg.api.budget import AnswerWindow, Budget, Window, limits_for
 from hubseg.config import ConfigError, HubSpotSettings, Secret, load_config
 from pipelines.hubspot.crm import property_chunks
+from pipelines.hubspot.email import new_events
 
 
 def test_property_chunks_fit_the_url_budget_and_keep_every_name() -> None:
@@ -27,6 +28,19 @@ def test_property_chunks_fit_the_url_budget_and_keep_every_name() -> None:
         assert 300 + encoded <= 7000
     assert len(chunks) == 5  # ~33 encoded characters per name, ~200 names per chunk
     assert property_chunks(["a", "b"], 300, 7000) == [["a", "b"]]
+
+
+def test_an_event_repeated_within_a_page_or_across_two_pages_is_yielded_once() -> None:
+    """The events merge skips dlt's deduplication: a run drops the repeats a page shift makes."""
+    def event(eid: str, created: int) -> dict[str, object]:
+        return {"id": eid, "created": created, "type": "OPEN"}
+
+    page1 = [event("a", 3), event("b", 2), event("b", 2)]
+    page2 = [event("b", 2), event("c", 1), event("b", 1)]  # b again, and a b of another ms
+    fresh1, keys = new_events(page1, set())
+    fresh2, _ = new_events(page2, keys)
+    assert [(e["id"], e["created"]) for e in fresh1] == [("a", 3), ("b", 2)]
+    assert [(e["id"], e["created"]) for e in fresh2] == [("c", 1), ("b", 1)]
 
 
 def test_paths_follow_the_configured_api_version() -> None:
