@@ -8,7 +8,7 @@ the oldest event loaded so far. A resumed window re-reads the events of that one
 which the merge on (`id`, `created`) deduplicates: a run's rows replace the same events loaded
 by an earlier run. Within a run, windows do not overlap, and an event repeated within a page or
 on the next page of its offset chain (where a chain that shifts would repeat it) is dropped
-here, so dlt is told the run's rows are unique (the `deduplicated` merge hint): at 48M events,
+here, so dlt is told the run's rows are unique (the `deduplicated` merge hint): at 20M events,
 dlt's own deduplication of the staging table (a ROW_NUMBER window over every column) spilled
 more than 14 GB to disk and failed. Into DuckDB, events go
 as load files that dlt imports without normalizing them row by row (`loadfiles.py`; same
