@@ -10,9 +10,10 @@ retry after a lost answer is harmless. The SDK's answers are mapped to plain typ
 
 The SDK sends the requests, but its answers are parsed here, from JSON (the SDK's documented
 `_preload_content=False`): its models parse every record's `createdAt` and `updatedAt` with
-dateutil, ~25 ms of CPU per 100 contacts that the sync never reads. With the GIL shared by the
-batches in flight, that parsing, not HubSpot or the budget, capped a sync at ~18 batches a
-second (hand-timed against the sandbox, which answers ~40 a second).
+dateutil, which the sync never reads, and each request model copies a default configuration.
+With the GIL shared by the batches in flight, that work, not HubSpot or the budget, held a
+`large` sync's sends to ~18 batches a second (`bench/results/sync-notes.md`); the client's CPU
+per batch update is 9.8 ms the SDK's way and 1.5 ms this way (`bench/sdk_answer_bench.py`).
 
 The SDK (12.x) has the classic `/crm/v3/…` paths built in, so these two calls use them whatever
 `api_version` is configured; HubSpot serves them until the numbered paths retire in 2027.
@@ -44,7 +45,7 @@ READ_PATH = "/crm/v3/objects/contacts/batch/read"  # the SDK's, for errors and t
 UPDATE_PATH = "/crm/v3/objects/contacts/batch/update"
 
 # What the SDK's request models read of a configuration: only whether to validate their fields.
-# Shared, because each model otherwise builds a fresh default copy (~0.1 ms: 10 ms a batch).
+# Shared, because each model otherwise builds a fresh default copy (100 per batch).
 MODELS = Configuration()
 
 

@@ -230,8 +230,8 @@ class HubSpotClient:
         """One logical call made by another HTTP library — HubSpot's SDK — under this client's
         policy: the same budget, counts, retries and errors as `request`.
 
-        `send` makes one attempt and returns what the SDK's `*_with_http_info` methods return,
-        `(result, status, headers)`; `result` is returned. An SDK `ApiException` is classified
+        `send` makes one attempt and returns `(result, status, headers)`, as the SDK's
+        `*_with_http_info` methods do; `result` is returned. An SDK `ApiException` is classified
         from its status, headers and body exactly like an answer to `request`, and urllib3's
         errors like requests' (status 0 and connection errors are network failures). The SDK
         must not retry on its own (`hubseg.api.sdk` builds it that way). `method` and `path`

@@ -10,9 +10,8 @@ by an earlier run. Within a run, windows do not overlap, and an event repeated w
 on the next page of its offset chain (where a chain that shifts would repeat it) is dropped
 here, so dlt is told the run's rows are unique (the `deduplicated` merge hint): at 20M events,
 dlt's own deduplication of the staging table (a ROW_NUMBER window over every column) spilled
-more than 14 GB to disk and failed. Into DuckDB, events go
-as load files that dlt imports without normalizing them row by row (`loadfiles.py`; same
-columns and values).
+more than 14 GB to disk and failed. Into DuckDB, events go as load files that dlt imports
+without normalizing them row by row (`loadfiles.py`; same columns and values).
 
 Campaigns: the `by-id` list (one request per 500 ids), then one detail request per campaign
 whose `lastUpdatedTime` changed since the last run, not one per campaign every run.
