@@ -8,8 +8,9 @@ Exit codes (documented in the README):
 | 2 | usage or configuration error (nothing was requested from HubSpot) |
 | 3 | HubSpot's daily API limit was reached: what was fetched is loaded; the next run resumes |
 | 4 | HubSpot refused the token (401) or a scope is missing (403) |
-| 5 | any other failure (host unreachable, HubSpot kept failing, load error); nothing from |
-|   | this run was committed, so running again is always safe |
+| 5 | any other failure (host unreachable, HubSpot kept failing, load error); what the run |
+|   | committed (email events load in packages as they come, each with the state that |
+|   | resumes after it) is consistent, so running again is always safe |
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -63,7 +64,7 @@ class ExtractReport:
     duration_s: float = 0.0
     window_end_ms: int | None = None
     stopped_by: DailyLimitReached | None = None
-    steps_s: dict[str, float] = field(default_factory=dict)  # resume, extract, normalize, load
+    steps_s: dict[str, float] = field(default_factory=dict)  # STEPS
     resumed_packages: int = 0  # packages a killed or failed run left, loaded first
 
     @property
@@ -77,8 +78,9 @@ class ExtractReport:
 
 # -- running ------------------------------------------------------------------------------------
 
-def make_pipeline(config: HubsegConfig) -> tuple[dlt.Pipeline, str | None]:
-    """The dlt pipeline and its loader file format; working state per destination."""
+def make_pipeline(config: HubsegConfig, name: str = PIPELINE_NAME
+                  ) -> tuple[dlt.Pipeline, str | None]:
+    """A dlt pipeline and its loader file format; working state per destination."""
     import dlt
 
     from pipelines.warehouse import destination_for
@@ -86,7 +88,7 @@ def make_pipeline(config: HubsegConfig) -> tuple[dlt.Pipeline, str | None]:
     warehouse = config.warehouse
     destination, file_format = destination_for(warehouse.destination, warehouse.path.resolve())
     pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
+        pipeline_name=name,
         pipelines_dir=str(warehouse.dlt_dir.resolve() / warehouse.destination),
         destination=destination,
         dataset_name=warehouse.dataset_name,
@@ -95,7 +97,7 @@ def make_pipeline(config: HubsegConfig) -> tuple[dlt.Pipeline, str | None]:
 
 
 PhaseFn = Callable[[str], None]
-STEPS = ("resume", "extract", "normalize", "load")
+STEPS = ("resume", "extract", "normalize", "load", "events")
 
 
 @contextmanager
@@ -122,15 +124,37 @@ def _finish_pending(pipeline: dlt.Pipeline) -> int:
     return len(normalized)
 
 
+def _hand_over_events(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
+    """Before the events had a pipeline of their own (`events_lane.py`), the main pipeline
+    loaded them: take the table out of its schema (or a full refresh of it would drop the
+    events the other pipeline loads) and return its events state for the events pipeline to
+    start from, so an upgraded warehouse does not reload every event."""
+    from pipelines.hubspot.email import EVENTS
+    from pipelines.hubspot.source import SOURCE
+
+    schema = pipeline.schemas.get(SOURCE) if SOURCE in pipeline.schemas else None
+    if schema is None or EVENTS not in schema.tables:
+        return None
+    schema.drop_tables([EVENTS])
+    pipeline.schemas.save_schema(schema)
+    resources = pipeline.state.get("sources", {}).get(SOURCE, {}).get("resources", {})
+    return dict(resources.get(EVENTS) or {}) or None
+
+
 def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
                 full_refresh: bool = False, progress: ProgressFn | None = None,
                 on_step: PhaseFn | None = None) -> ExtractReport:
     """Extract and load; raises HubSpotApiError/ConfigError for the caller to report.
 
-    The steps of `dlt.Pipeline.run`, spelled out: restore state from the warehouse, finish a
-    previous run's pending packages, then extract, normalize and load this run's data.
+    The steps of `dlt.Pipeline.run`, spelled out, for two pipelines: restore state from the
+    warehouse and finish a previous run's pending packages; start the email events' lane
+    (`events_lane.py`: they load in packages of their own while the rest is extracted); then
+    extract, normalize and load everything else, and wait for the events' last package.
     """
-    from pipelines.hubspot import RunContext, hubspot_source
+    from pipelines.events_lane import EVENTS_PIPELINE_NAME, EventsLane
+    from pipelines.hubspot import RunContext
+    from pipelines.hubspot.email import EVENTS
+    from pipelines.hubspot.source import hubspot_source, start_run
     from pipelines.warehouse import JSONL, previous_contacts_lookup
 
     require_token(config)
@@ -143,35 +167,52 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
     refresh = None
     if full_refresh:
         refresh = "drop_sources" if set(resources) == set(RESOURCES) else "drop_resources"
+    others = [r for r in resources if r != EVENTS]
+    lane: EventsLane | None = None
+    counts: dict[str, int] = {}
     try:
         pipeline, file_format = make_pipeline(config)
+        events_pipeline = make_pipeline(config, EVENTS_PIPELINE_NAME)[0]
+        lanes = [pipeline] + ([events_pipeline] if EVENTS in resources else [])
         with _step(report, "resume", on_step):
-            pipeline.sync_destination()
-            report.resumed_packages = _finish_pending(pipeline)
+            for each in lanes:
+                each.sync_destination()
+                report.resumed_packages += _finish_pending(each)
+            ctx.legacy_events_state = _hand_over_events(pipeline)
         ctx.previous_contacts = previous_contacts_lookup(pipeline)
         if file_format == JSONL:  # the typed JSON-lines loader takes files written by us too
-            ctx.scratch_dir = Path(pipeline.working_dir) / IMPORT_SCRATCH
+            ctx.scratch_dir = Path(events_pipeline.working_dir) / IMPORT_SCRATCH
             shutil.rmtree(ctx.scratch_dir, ignore_errors=True)  # a killed run's leftovers
+        load_lock = threading.Lock()
         with _step(report, "extract", on_step):
-            source = hubspot_source(ctx, resources)
+            start_run(ctx, resources)
             report.window_end_ms = ctx.window_end_ms
-            try:
-                pipeline.extract(source, refresh=refresh,  # type: ignore[arg-type]
+            if EVENTS in resources:
+                lane = EventsLane(ctx, events_pipeline, file_format, refresh, load_lock)
+                lane.start()
+            if others:
+                pipeline.extract(hubspot_source(ctx, others), refresh=refresh,  # type: ignore[arg-type]
                                  loader_file_format=file_format)  # type: ignore[arg-type]
-            finally:  # the package holds hard links to the files: the scratch copies can go
-                if ctx.scratch_dir is not None:
-                    shutil.rmtree(ctx.scratch_dir, ignore_errors=True)
-        with _step(report, "normalize", on_step):
-            info = pipeline.normalize()
-        with _step(report, "load", on_step):
-            pipeline.load()
+        with _step(report, "normalize", on_step), load_lock:
+            info = pipeline.normalize() if others else None
+        with _step(report, "load", on_step), load_lock:
+            if others:
+                pipeline.load()
+        with _step(report, "events", on_step):  # what the events' lane still had to do
+            if lane is not None:
+                lane.join()
         counts = dict(info.row_counts) if info is not None else {}
-        for table, rows in ctx.imported_rows.items():  # dlt counts imported files as empty
+        for table, rows in [*(lane.row_counts.items() if lane else []),
+                            *ctx.imported_rows.items()]:  # dlt counts imported files as empty
             if rows:
                 counts[table] = counts.get(table, 0) + rows
         report.rows = {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
     except DailyLimitReached as exc:  # at the run's first requests: nothing new to load
         ctx.note_stop(exc)
+    except BaseException:
+        if lane is not None:
+            lane.stop()  # its packages so far are committed; the next run resumes after them
+        raise
     finally:
         client.close()
         report.calls = dict(client.stats.calls)
@@ -301,7 +342,7 @@ def extract_command(
 
     Exit codes: 0 done; 2 usage or configuration error; 3 HubSpot's daily API limit reached
     (what was fetched is loaded, the next run resumes); 4 token refused or scope missing;
-    5 other failure (nothing committed: safe to run again).
+    5 other failure (what was committed is consistent: safe to run again).
     """
     # soft_wrap: messages stay one line each in logs (rich would wrap at 80 columns).
     out = Console(soft_wrap=True)

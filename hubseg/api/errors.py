@@ -66,7 +66,7 @@ class ServiceUnavailableError(HubSpotApiError):
     def __init__(self, method: str, path: str, attempts: int, last: str) -> None:
         super().__init__(
             f"HubSpot kept failing on {method} {path} after {attempts} attempts (last: "
-            f"{last}). Nothing from this run was committed; run again later.")
+            f"{last}). Run again later: the next run resumes from what this one committed.")
 
 
 class RequestRejected(HubSpotApiError):

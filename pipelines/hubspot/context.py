@@ -37,6 +37,8 @@ class RunContext:
     # Where resources write load files dlt imports as they are (loadfiles.py); None: rows only.
     scratch_dir: Path | None = None
     imported_rows: dict[str, int] = field(default_factory=dict)  # table → rows in such files
+    # The events state an older warehouse kept in the main pipeline (extract._hand_over_events).
+    legacy_events_state: dict[str, Any] | None = None
     _properties: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _claimed_contacts: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -87,6 +89,10 @@ class RunContext:
             fresh = [c for c in dict.fromkeys(contact_ids) if c not in self._claimed_contacts]
             self._claimed_contacts.update(fresh)
         return fresh
+
+    def count_imported(self, table: str, rows: int) -> None:
+        with self._lock:
+            self.imported_rows[table] = self.imported_rows.get(table, 0) + rows
 
     # -- stopping ---------------------------------------------------------------------------------
     def note_stop(self, exc: DailyLimitReached) -> None:

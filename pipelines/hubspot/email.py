@@ -8,10 +8,12 @@ the oldest event loaded so far. A resumed window re-reads the events of that one
 which the merge on (`id`, `created`) deduplicates: a run's rows replace the same events loaded
 by an earlier run. Within a run, windows do not overlap, and an event repeated within a page or
 on the next page of its offset chain (where a chain that shifts would repeat it) is dropped
-here, so dlt is told the run's rows are unique (the `deduplicated` merge hint): at 20M events,
-dlt's own deduplication of the staging table (a ROW_NUMBER window over every column) spilled
-more than 14 GB to disk and failed. Into DuckDB, events go as load files that dlt imports
-without normalizing them row by row (`loadfiles.py`; same columns and values).
+here, so dlt is told a package's rows are unique (the `deduplicated` merge hint): at 20M
+events, dlt's own deduplication of the staging table (a ROW_NUMBER window over every column)
+spilled more than 14 GB to disk and failed. The pages are fetched ahead by `event_feed.py` and
+loaded in several packages per run (`pipelines/events_lane.py`), each committing the window's
+upper bound after its last page. Into DuckDB, events go as load files that dlt imports without
+normalizing them row by row (`loadfiles.py`; same columns and values).
 
 Campaigns: the `by-id` list (one request per 500 ids), then one detail request per campaign
 whose `lastUpdatedTime` changed since the last run, not one per campaign every run.
@@ -19,6 +21,7 @@ whose `lastUpdatedTime` changed since the last run, not one per campaign every r
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +29,7 @@ import dlt
 
 from hubseg.api import DailyLimitReached
 from pipelines.hubspot.context import RunContext
+from pipelines.hubspot.event_feed import EventFeed
 from pipelines.hubspot.loadfiles import LoadFiles
 from pipelines.hubspot.settings import EVENT_COLUMNS
 from pipelines.hubspot.windows import windows
@@ -44,30 +48,42 @@ def _events_query(ctx: RunContext, window: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def event_rows(ctx: RunContext) -> Iterator[Any]:
-    """Event pages; for DuckDB mostly as load files dlt imports unnormalized (loadfiles.py)."""
-    if ctx.scratch_dir is None:
-        yield from _event_pages(ctx)
-        return
-    files = LoadFiles(EVENTS, EVENT_COLUMNS, ctx.scratch_dir)
+def event_rows(ctx: RunContext, feed: EventFeed, max_rows: int) -> Iterator[Any]:
+    """One package's worth of event pages from `feed` (started here on the first package),
+    with the resource state each page commits; for DuckDB mostly as load files dlt imports
+    unnormalized (loadfiles.py)."""
+    state = dlt.current.resource_state()
+    if not feed.started:
+        if not state and ctx.legacy_events_state:
+            state.update(copy.deepcopy(ctx.legacy_events_state))
+        feed.start(state)
+    files = LoadFiles(EVENTS, EVENT_COLUMNS, ctx.scratch_dir) if ctx.scratch_dir else None
     try:
-        for events in _event_pages(ctx):
-            left = files.add(events)
-            if left:
-                yield left
-            if files.full:
+        for page in feed.pages(max_rows):
+            if page.events:
+                left = files.add(page.events) if files is not None else page.events
+                if left:
+                    yield left
+                ctx.progress(EVENTS, len(page.events))
+            state.clear()
+            state.update(page.state)
+            if files is not None and files.full:
                 yield from files.flush()
-        yield from files.flush()
+        if files is not None:
+            yield from files.flush()
     except DailyLimitReached:
-        yield from files.flush()  # the pages fetched belong to the state this run commits
+        if files is not None:
+            yield from files.flush()  # the pages fetched belong to the state this run commits
         raise
     finally:
-        files.close()
-        ctx.imported_rows[EVENTS] = files.rows_written
+        if files is not None:
+            files.close()
+            ctx.count_imported(EVENTS, files.rows_written)
 
 
-def _event_pages(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
-    state = dlt.current.resource_state()
+def event_pages(ctx: RunContext, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """The new events of every window still to do, page by page. When a page is yielded,
+    `state` says where a later run resumes once that page is loaded."""
     for window in windows(state, ctx.end_ms):
         query = _events_query(ctx, window)
         offset: str | None = None
@@ -77,14 +93,14 @@ def _event_pages(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
             body = ctx.client.get(ctx.client.paths.email_events, params, resource=EVENTS)
             events = body.get("events") or []
             fresh, previous = new_events(events, previous)
+            offset = body.get("offset")
+            more = bool(body.get("hasMore") and events and offset)
+            if more:  # everything newer than the page's oldest event is in it or before it
+                window["upper"] = min(int(e["created"]) for e in events)
             if fresh:
                 yield fresh
-                ctx.progress(EVENTS, len(fresh))
-            offset = body.get("offset")
-            if not body.get("hasMore") or not events or not offset:
+            if not more:
                 break
-            # Where a later run resumes if this one stops: everything newer is loaded.
-            window["upper"] = min(int(e["created"]) for e in events)
 
 
 def new_events(events: list[dict[str, Any]], previous: set[tuple[str, str]]

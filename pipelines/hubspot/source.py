@@ -1,4 +1,5 @@
-"""The HubSpot dlt source `hubspot_source`: CRM records, associations, email, metadata.
+"""The HubSpot dlt sources: `hubspot_source` (CRM records, associations, campaigns, metadata)
+and `email_events_source` (the email events, in packages of their own).
 
 Tables (dataset `hubspot`, the dbt source schema), each described in
 `models/staging/hubspot/_hubspot__sources.yml`:
@@ -11,10 +12,14 @@ Tables (dataset `hubspot`, the dbt source schema), each described in
 | email_campaigns | email.py | merge on `id` |
 | properties (+ `__options`), deal_pipelines (+ `__stages`) | metadata.py | replace |
 
-All resources run in parallel (dlt `parallelized=True`) through one shared client, whose
-budget keeps the portal's rate limits. Each resource catches `DailyLimitReached`, so the rows
-and state it has are loaded and the run reports the stop instead of failing. Metadata is
-fetched before extraction starts, so the replaced tables are never emptied by such a stop.
+`start_run` makes a run's first requests and fixes its window end. Every resource runs
+through one shared client, whose budget keeps the portal's rate limits: the resources of
+`hubspot_source` in parallel (dlt `parallelized=True`), the email events in a thread of their
+own (`event_feed.py`) whose pages are loaded in several packages by a second pipeline while
+the rest is still being extracted (`pipelines/extract.py`). Each resource catches
+`DailyLimitReached`, so the rows and state it has are loaded and the run reports the stop
+instead of failing. Metadata is fetched before extraction starts, so the replaced tables are
+never emptied by such a stop.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from hubseg.api import DailyLimitReached
 from pipelines.hubspot import email, metadata
 from pipelines.hubspot.context import RunContext
 from pipelines.hubspot.crm import CrmExtractor
+from pipelines.hubspot.event_feed import EventFeed
 from pipelines.hubspot.settings import (
     CAMPAIGN_COLUMNS,
     CRM_OBJECTS,
@@ -41,6 +47,8 @@ from pipelines.hubspot.settings import (
 )
 
 Producer = Callable[[RunContext], Iterator[Any]]
+SOURCE = "hubspot"
+EVENTS_SOURCE = "hubspot_email_events"
 
 _HINTS: dict[str, dict[str, Any]] = {
     # CRM columns are declared by the resource itself (crm.py), after its snapshot table.
@@ -64,16 +72,13 @@ def _crm_producer(object_type: str) -> Producer:
 
 _PRODUCERS: dict[str, Producer] = {
     **{name: _crm_producer(name) for name in CRM_OBJECTS},
-    email.EVENTS: email.event_rows,
     email.CAMPAIGNS: email.campaign_rows,
     metadata.PROPERTIES: metadata.property_rows,
     metadata.DEAL_PIPELINES: metadata.pipeline_rows,
 }
 
 
-def _resource(ctx: RunContext, name: str) -> DltResource:
-    produce = _PRODUCERS[name]
-
+def _resource(ctx: RunContext, name: str, produce: Producer, **hints: Any) -> DltResource:
     def rows() -> Iterator[Any]:
         try:
             yield from produce(ctx)
@@ -81,38 +86,61 @@ def _resource(ctx: RunContext, name: str) -> DltResource:
             # Stop this resource cleanly: what it yielded, and its state, still get loaded.
             ctx.note_stop(exc)
 
-    return dlt.resource(rows, name=name, parallelized=True, **_HINTS[name])
+    return dlt.resource(rows, name=name, **_HINTS[name], **hints)
 
 
-def _first_requests(ctx: RunContext, resources: Sequence[str]) -> None:
+def start_run(ctx: RunContext, resources: Sequence[str]) -> None:
     """The run's first requests: the metadata selected resources need (see metadata.py).
 
-    The first answer's `Date` header fixes the window end. A run without CRM data or metadata
-    makes one small request to an endpoint it will use anyway.
+    The first answer's `Date` header fixes the window end every resource shares. A run without
+    CRM data or metadata makes one small request to an endpoint it will use anyway.
     """
-    metadata.prefetch(ctx, resources)
-    if ctx.client.first_server_time is not None:
-        return
-    paths = ctx.client.paths
-    probes = {email.EVENTS: paths.email_events, email.CAMPAIGNS: paths.campaigns_by_id}
-    ctx.client.get(probes[resources[0]], {"limit": 1}, resource=resources[0])
-
-
-def hubspot_source(ctx: RunContext, resources: Sequence[str] = RESOURCES) -> DltSource:
-    """The source for one run. Makes the run's first requests (see `_first_requests`)."""
     unknown = [r for r in resources if r not in RESOURCES]
     if unknown or not resources:
         raise ValueError(f"unknown resources {unknown}; choose from {', '.join(RESOURCES)}")
-    _first_requests(ctx, resources)
+    metadata.prefetch(ctx, resources)
+    if ctx.client.first_server_time is None:
+        paths = ctx.client.paths
+        probes = {email.EVENTS: paths.email_events, email.CAMPAIGNS: paths.campaigns_by_id}
+        ctx.client.get(probes[resources[0]], {"limit": 1}, resource=resources[0])
     ctx.fix_window_end()
 
-    @dlt.source(name="hubspot", max_table_nesting=2)
+
+def _raw_typing() -> None:
+    """The raw typing rule (settings.py), for the schema of the source being built."""
+    schema = dlt.current.source_schema()
+    # Property columns are text, whatever arrives.
+    schema.update_preferred_types({PROPERTY_COLUMNS_REGEX: "text"})
+    # Strings stay strings: no ISO-timestamp guessing in raw tables (staging types them).
+    schema.remove_type_detection("iso_timestamp")
+
+
+def hubspot_source(ctx: RunContext, resources: Sequence[str]) -> DltSource:
+    """Every selected resource but the email events, for one run (after `start_run`).
+
+    All run in parallel (dlt `parallelized=True`) through the run's shared client.
+    """
+    names = [r for r in resources if r in _PRODUCERS]
+
+    @dlt.source(name=SOURCE, max_table_nesting=2)
     def hubspot() -> list[DltResource]:
-        schema = dlt.current.source_schema()
-        # The raw typing rule (settings.py): property columns are text, whatever arrives.
-        schema.update_preferred_types({PROPERTY_COLUMNS_REGEX: "text"})
-        # Strings stay strings: no ISO-timestamp guessing in raw tables (staging types them).
-        schema.remove_type_detection("iso_timestamp")
-        return [_resource(ctx, name) for name in resources]
+        _raw_typing()
+        return [_resource(ctx, name, _PRODUCERS[name], parallelized=True) for name in names]
 
     return hubspot()
+
+
+def email_events_source(ctx: RunContext, feed: EventFeed, max_rows: int) -> DltSource:
+    """About `max_rows` email events from `feed`: one of the run's event packages.
+
+    A source (and dlt schema) of its own, loaded by a pipeline of its own, so that its packages
+    load while the other resources are still being extracted (`pipelines/extract.py`).
+    """
+
+    @dlt.source(name=EVENTS_SOURCE, max_table_nesting=2)
+    def hubspot_email_events() -> list[DltResource]:
+        _raw_typing()
+        return [_resource(ctx, email.EVENTS,
+                          lambda ctx: email.event_rows(ctx, feed, max_rows))]
+
+    return hubspot_email_events()

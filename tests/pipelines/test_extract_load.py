@@ -157,3 +157,25 @@ def test_date_versioned_paths_give_the_same_rows(shared_server: RunningServer,
     loaded = warehouse_contents(warehouse.duckdb)
     for table in ("deals", "deal_pipelines", "deal_pipelines__stages"):
         assert loaded[table] == clean_contents[table], table
+
+
+def test_a_warehouse_from_before_the_events_lane_keeps_its_events_state(
+        shared_server: RunningServer, warehouse: Warehouse, clean_contents: Contents,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier versions loaded the events with the main pipeline (`hubspot`) and kept their
+    window in its state: the events pipeline starts from that state, not from scratch."""
+    from pipelines import events_lane
+    from pipelines.hubspot import source
+
+    with monkeypatch.context() as legacy:  # that layout: events under the main pipeline
+        legacy.setattr(events_lane, "EVENTS_PIPELINE_NAME", "hubspot")
+        legacy.setattr(source, "EVENTS_SOURCE", "hubspot")
+        first = extract(shared_server, warehouse, resources=("email_events",))
+    assert first.calls["email_events"] > 1
+
+    upgraded = extract(shared_server, warehouse)
+    assert upgraded.calls["email_events"] == 1  # one empty page: nothing new since the first run
+    assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
+    # A full refresh of the main pipeline no longer drops the table the other one loads.
+    extract(shared_server, warehouse, full_refresh=True)
+    assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
