@@ -165,6 +165,12 @@ def run_extract_step(ctx: StepContext) -> StepResult:
     return result
 
 
+# Unit tests check the SQL against fixed inputs, not tonight's data: like dbt recommends for
+# production, they run in development and CI, not every night. (bench/dbt_bench.py builds the
+# same selection, so its figures are a night's.)
+NIGHTLY_BUILD_SELECTION = ("--exclude-resource-type", "unit_test")
+
+
 def dbt_argv(ctx: StepContext) -> list[str]:
     project = str(ctx.layout.project_dir)
     argv = [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", project,
@@ -172,10 +178,7 @@ def dbt_argv(ctx: StepContext) -> list[str]:
             "--log-path", str(ctx.layout.run_dir(ctx.run_id) / "dbt-logs"), "--no-use-colors",
             # dbt's own file log is at debug level: compiled SQL, unit-test fixture rows. The
             # console output (info level, captured and redacted as build.log) is the log.
-            "--log-level-file", "none",
-            # Unit tests check the SQL against fixed inputs, not tonight's data: like dbt
-            # recommends for production, they run in development and CI, not every night.
-            "--exclude-resource-type", "unit_test"]
+            "--log-level-file", "none", *NIGHTLY_BUILD_SELECTION]
     if ctx.dbt_vars:
         argv += ["--vars", json.dumps(ctx.dbt_vars)]
     return argv
