@@ -50,11 +50,11 @@ RESULTS = ROOT / "bench" / "results"
 ANCHOR = "2026-11-01"
 PAGE = {"list": 100, "events": 1000, "campaigns": 500}
 HUBSPOT_PRO = {"per_ten_seconds": 190, "search_per_second": 5}
-TIERS = {"off": "unlimited", "pro": "pro"}
+TIERS = {"off": "unlimited", "pro": "pro"}  # sandbox rate-limit preset → our client's tier
 # `hubseg extract`'s steps after `resume`. Since the email events load in packages of their own
-# during the run (pipelines/events_lane.py), "events" is the wait for their last package after
-# the rest has loaded; runs recorded before that have no such step ("–").
-PHASES = ("extract", "normalize", "load", "events")  # sandbox rate-limit preset → our client's tier
+# during the run (pipelines/events_lane.py), "events" is the wait, after the rest has loaded,
+# for their remaining pages and last package; runs recorded before that have no such step ("–").
+PHASES = ("extract", "normalize", "load", "events")
 
 
 # -- one run, in a child process --------------------------------------------------------------

@@ -124,19 +124,28 @@ def _finish_pending(pipeline: dlt.Pipeline) -> int:
     return len(normalized)
 
 
-def _hand_over_events(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
+def _hand_over_events(pipeline: dlt.Pipeline, full_refresh: bool) -> dict[str, Any] | None:
     """Before the events had a pipeline of their own (`events_lane.py`), the main pipeline
-    loaded them: take the table out of its schema (or a full refresh of it would drop the
-    events the other pipeline loads) and return its events state for the events pipeline to
-    start from, so an upgraded warehouse does not reload every event."""
+    loaded them. Take their tables out of its schema, or a full refresh of it would drop what
+    the events pipeline loads (a full refresh drops them here, as the events pipeline, new,
+    cannot). Return the events state it kept, for the events pipeline to start from while its
+    own state is empty, so an upgraded warehouse does not read every event again. Call only
+    when the events are extracted."""
+    from dlt.common.schema.utils import get_nested_tables
+
     from pipelines.hubspot.email import EVENTS
     from pipelines.hubspot.source import SOURCE
 
     schema = pipeline.schemas.get(SOURCE) if SOURCE in pipeline.schemas else None
-    if schema is None or EVENTS not in schema.tables:
+    if schema is not None and EVENTS in schema.tables:
+        chain = [t["name"] for t in get_nested_tables(schema.tables, EVENTS)]
+        if full_refresh:
+            with pipeline.sql_client() as client:
+                client.drop_tables(*reversed(chain))
+        schema.drop_tables(chain)
+        pipeline.schemas.save_schema(schema)
+    if full_refresh:
         return None
-    schema.drop_tables([EVENTS])
-    pipeline.schemas.save_schema(schema)
     resources = pipeline.state.get("sources", {}).get(SOURCE, {}).get("resources", {})
     return dict(resources.get(EVENTS) or {}) or None
 
@@ -178,11 +187,14 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
             for each in lanes:
                 each.sync_destination()
                 report.resumed_packages += _finish_pending(each)
-            ctx.legacy_events_state = _hand_over_events(pipeline)
+            if EVENTS in resources:
+                ctx.legacy_events_state = _hand_over_events(pipeline, full_refresh)
         ctx.previous_contacts = previous_contacts_lookup(pipeline)
+        # A killed run's leftover load files (before the events lane, the main pipeline's).
+        for each in (pipeline, events_pipeline):
+            shutil.rmtree(Path(each.working_dir) / IMPORT_SCRATCH, ignore_errors=True)
         if file_format == JSONL:  # the typed JSON-lines loader takes files written by us too
             ctx.scratch_dir = Path(events_pipeline.working_dir) / IMPORT_SCRATCH
-            shutil.rmtree(ctx.scratch_dir, ignore_errors=True)  # a killed run's leftovers
         load_lock = threading.Lock()
         with _step(report, "extract", on_step):
             start_run(ctx, resources)

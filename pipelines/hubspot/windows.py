@@ -5,7 +5,9 @@ window is in progress, `pending`: the window `{start, end}` plus whatever progre
 resource keeps in it (a paging cursor, the last id seen, a phase name). dlt stores the state in
 the same load package as the rows, so:
 
-- a killed run commits neither; the next run redoes the same window and merges deduplicate;
+- a killed run commits neither for the package it was extracting or loading (the email
+  events commit several packages per run, each with the state after its last page); the next
+  run redoes the rest of the window and merges deduplicate;
 - a run stopped by the daily limit commits the rows it has with `pending` pointing just past
   them; the next run resumes that window first, then continues to its own end.
 

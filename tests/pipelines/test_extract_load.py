@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from pipelines.extract import ExtractReport
@@ -159,23 +160,46 @@ def test_date_versioned_paths_give_the_same_rows(shared_server: RunningServer,
         assert loaded[table] == clean_contents[table], table
 
 
-def test_a_warehouse_from_before_the_events_lane_keeps_its_events_state(
-        shared_server: RunningServer, warehouse: Warehouse, clean_contents: Contents,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Earlier versions loaded the events with the main pipeline (`hubspot`) and kept their
-    window in its state: the events pipeline starts from that state, not from scratch."""
+def legacy_events_load(server: RunningServer, warehouse: Warehouse,
+                       monkeypatch: pytest.MonkeyPatch) -> ExtractReport:
+    """The layout of versions before the events lane: the events loaded by the main pipeline
+    (`hubspot`), their window kept in its state and their table in its schema."""
     from pipelines import events_lane
     from pipelines.hubspot import source
 
-    with monkeypatch.context() as legacy:  # that layout: events under the main pipeline
+    with monkeypatch.context() as legacy:
         legacy.setattr(events_lane, "EVENTS_PIPELINE_NAME", "hubspot")
         legacy.setattr(source, "EVENTS_SOURCE", "hubspot")
-        first = extract(shared_server, warehouse, resources=("email_events",))
-    assert first.calls["email_events"] > 1
+        report = extract(server, warehouse, resources=("email_events",))
+    assert report.calls["email_events"] > 1
+    return report
+
+
+def test_a_warehouse_from_before_the_events_lane_keeps_its_events_state(
+        shared_server: RunningServer, warehouse: Warehouse, clean_contents: Contents,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events pipeline starts from the window the main pipeline kept, even when the first
+    run after the upgrade leaves the events out."""
+    legacy_events_load(shared_server, warehouse, monkeypatch)
+    extract(shared_server, warehouse, resources=("contacts",))
 
     upgraded = extract(shared_server, warehouse)
     assert upgraded.calls["email_events"] == 1  # one empty page: nothing new since the first run
     assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
     # A full refresh of the main pipeline no longer drops the table the other one loads.
     extract(shared_server, warehouse, full_refresh=True)
+    assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
+
+
+def test_a_full_refresh_right_after_the_upgrade_reloads_the_events(
+        shared_server: RunningServer, warehouse: Warehouse, clean_contents: Contents,
+        clean_load: tuple[Warehouse, ExtractReport], monkeypatch: pytest.MonkeyPatch) -> None:
+    legacy_events_load(shared_server, warehouse, monkeypatch)
+    stale = "insert into hubspot.email_events (id, created, _dlt_load_id, _dlt_id) " \
+        "values ('stale', 1, 'x', 'stale')"
+    with duckdb.connect(str(warehouse.duckdb)) as con:  # a row the refresh must not keep
+        con.execute(stale)
+
+    refreshed = extract(shared_server, warehouse, full_refresh=True)
+    assert refreshed.calls["email_events"] == clean_load[1].calls["email_events"]  # every page
     assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
