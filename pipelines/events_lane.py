@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipelines.hubspot.context import RunContext
 from pipelines.hubspot.event_feed import EventFeed
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 EVENTS_PIPELINE_NAME = "hubspot_email_events"
 # Events per package. Each package merges into the events table (a delete by key, then an
 # insert), so fewer, bigger packages cost less in total; smaller ones leave less to load after
-# the last page. 200k is a few seconds of loading.
+# the last page.
 EVENT_ROWS_PER_PACKAGE = 200_000
 
 
@@ -88,9 +88,11 @@ class EventsLane:
             info = self._pipeline.normalize()
             self._pipeline.load()
         self.packages += 1
-        _add_counts(self.row_counts, info)
+        add_counts(self.row_counts, dict(info.row_counts) if info is not None else {})
 
 
-def _add_counts(into: dict[str, int], info: Any) -> None:
-    for table, rows in (dict(info.row_counts) if info is not None else {}).items():
-        into[table] = into.get(table, 0) + rows
+def add_counts(into: dict[str, int], rows_per_table: dict[str, int]) -> None:
+    """Add `rows_per_table` into `into` (tables without rows are left out)."""
+    for table, rows in rows_per_table.items():
+        if rows:
+            into[table] = into.get(table, 0) + rows

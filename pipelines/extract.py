@@ -160,7 +160,7 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
     (`events_lane.py`: they load in packages of their own while the rest is extracted); then
     extract, normalize and load everything else, and wait for the events' last package.
     """
-    from pipelines.events_lane import EVENTS_PIPELINE_NAME, EventsLane
+    from pipelines.events_lane import EVENTS_PIPELINE_NAME, EventsLane, add_counts
     from pipelines.hubspot import RunContext
     from pipelines.hubspot.email import EVENTS
     from pipelines.hubspot.source import hubspot_source, start_run
@@ -177,17 +177,17 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
     if full_refresh:
         refresh = "drop_sources" if set(resources) == set(RESOURCES) else "drop_resources"
     others = [r for r in resources if r != EVENTS]
+    with_events = EVENTS in resources
     lane: EventsLane | None = None
-    counts: dict[str, int] = {}
     try:
         pipeline, file_format = make_pipeline(config)
         events_pipeline = make_pipeline(config, EVENTS_PIPELINE_NAME)[0]
-        lanes = [pipeline] + ([events_pipeline] if EVENTS in resources else [])
+        lanes = [pipeline] + ([events_pipeline] if with_events else [])
         with _step(report, "resume", on_step):
             for each in lanes:
                 each.sync_destination()
                 report.resumed_packages += _finish_pending(each)
-            if EVENTS in resources:
+            if with_events:
                 ctx.legacy_events_state = _hand_over_events(pipeline, full_refresh)
         ctx.previous_contacts = previous_contacts_lookup(pipeline)
         # A killed run's leftover load files (before the events lane, the main pipeline's).
@@ -199,7 +199,7 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
         with _step(report, "extract", on_step):
             start_run(ctx, resources)
             report.window_end_ms = ctx.window_end_ms
-            if EVENTS in resources:
+            if with_events:
                 lane = EventsLane(ctx, events_pipeline, file_format, refresh, load_lock)
                 lane.start()
             if others:
@@ -214,10 +214,8 @@ def run_extract(config: HubsegConfig, *, resources: Sequence[str] = RESOURCES,
             if lane is not None:
                 lane.join()
         counts = dict(info.row_counts) if info is not None else {}
-        for table, rows in [*(lane.row_counts.items() if lane else []),
-                            *ctx.imported_rows.items()]:  # dlt counts imported files as empty
-            if rows:
-                counts[table] = counts.get(table, 0) + rows
+        add_counts(counts, lane.row_counts if lane else {})
+        add_counts(counts, ctx.imported_rows)  # dlt counts imported files as empty
         report.rows = {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
     except DailyLimitReached as exc:  # at the run's first requests: nothing new to load
         ctx.note_stop(exc)

@@ -23,8 +23,8 @@ from typing import Any
 
 from pipelines.hubspot.context import RunContext
 
-# Pages fetched ahead of the consumer. It stops consuming while a package loads (seconds at
-# 20M events); at 19 requests a second this lets the fetching go on through a few of those.
+# Pages fetched ahead of the consumer, which stops consuming while a package loads: at 19
+# requests a second, 64 pages keep the fetching going through a load of over three seconds.
 PAGES_AHEAD = 64
 _POLL_S = 0.5
 
