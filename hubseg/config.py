@@ -84,7 +84,7 @@ class HubSpotSettings:
     per_ten_seconds: int | None = None  # explicit numbers override the tier's
     search_per_second: int | None = None
     per_day: int | None = None
-    safety_margin: float = 0.05  # the search window this share longer (budget.py)
+    safety_margin: float = 0.05  # a search counts this share past 1 s after its answer (budget.py)
     request_timeout: float = 60.0
     max_attempts: int = 8  # per request, first try included
     backoff_initial: float = 0.5  # seconds; doubles per retry (with jitter)

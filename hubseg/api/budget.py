@@ -7,17 +7,16 @@ HubSpot enforces, per private app (hubspot-api.md §9 and §3.3):
 - a daily allowance per account (250k / 625k / 1M), reset at midnight in the account's time zone.
 
 HubSpot counts requests when they arrive; we only know when one leaves and when its answer
-comes back, and the arrival lies in between. So the 10-second window counts each request from
-its departure until 10 s (plus 100 ms for timer granularity) after its answer: however long the
-network or either side's queues delay it, no 10 s of arrivals can hold more than the limit.
-(Counting departures over a window stretched by 5% still met nine 429s in a 19,000-call sync
-at `large`: with several batches in flight, a request may reach the server well after it left.)
-The 10-second window's limit is large, so the request's own round trip costs little there. On
-the one-second search bucket it would cost a tenth of the rate, so searches are counted from
-departure, over a window longer than HubSpot's by `safety_margin` (and by at least 100 ms),
-the allowance for network jitter. Stretching the window, not shrinking the count, matters for
-small limits: 5 searches per 1.1 s is 4.5 per second, where 5% fewer requests would round down
-to 4.
+comes back, and the arrival lies in between. So both windows count each request from its
+departure until the window's length (plus 100 ms for timer granularity) after its answer:
+however long the network or either side's queues delay it, no window of arrivals can hold more
+than the limit. Counting departures instead is not enough, even over a stretched window:
+over a window 5% longer, a 19,000-call sync at `large` still met nine 429s on the 10-second
+window, and an incremental extract at `large` one on the search bucket (5 per 1.1 s from
+departure), where a busy server counted one search late and the next one on time.
+The price is the round trip: a search bucket of 5 per second allows 5 per (1.1 s + the time a
+search takes to answer). Stretching the window, not shrinking the count, matters for small
+limits: 5 searches per 1.1 s is 4.5 per second, where 5% fewer requests would round down to 4.
 The daily allowance is not throttled here: other apps share it, so only HubSpot knows what is
 left; its 429 DAILY answer stops the run cleanly (see `client.py`).
 """
@@ -27,18 +26,15 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from time import monotonic
-
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from hubseg.config import HubSpotSettings
 
 JITTER_MS = 100  # the least a window is stretched: arrival jitter, timer granularity
-WAKE_MS = 5  # a waiting search sleeps this much past its slot: timers may wake early
+SECOND_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -121,12 +117,10 @@ class Budget:
 
     def __init__(self, limits: TierLimits, safety_margin: float) -> None:
         self.limits = limits
-        self.general = _window(limits.per_ten_seconds, Duration.SECOND * 10, 0)
-        self.search = _window(limits.search_per_second, Duration.SECOND, safety_margin)
+        self.general = _window(limits.per_ten_seconds, SECOND_MS * 10, 0)
+        self.search = _window(limits.search_per_second, SECOND_MS, safety_margin)
         self._general = AnswerWindow(self.general) if self.general else None
-        self._search = (None if self.search is None else Limiter(
-            # A sliding log: exactly "at most n in any window", like HubSpot's rolling window.
-            InMemoryBucket([Rate(self.search.requests, self.search.ms)]), buffer_ms=WAKE_MS))
+        self._search = AnswerWindow(self.search) if self.search else None
         self._lock = threading.Lock()
         self._acquiring: dict[int, float] = {}  # thread id → when it asked for a place
 
@@ -137,26 +131,22 @@ class Budget:
     @contextmanager
     def request(self, search: bool) -> Iterator[None]:
         """Wait for a place in the windows, then hold it while the request is made."""
-        self._wait_for_place(search)
+        places = self._search if search else self._general
+        if places is None:
+            yield
+            return
+        self._wait_for_place(places)
         try:
             yield
         finally:
-            if not search and self._general is not None:
-                self._general.release()
+            places.release()
 
-    def _wait_for_place(self, search: bool) -> None:
-        wait: Callable[[], object]
-        if search and self._search is not None:
-            wait = partial(self._search.try_acquire, "hubspot")
-        elif not search and self._general is not None:
-            wait = self._general.acquire
-        else:
-            return
+    def _wait_for_place(self, places: AnswerWindow) -> None:
         me = threading.get_ident()
         with self._lock:
             self._acquiring[me] = monotonic()
         try:
-            wait()
+            places.acquire()
         finally:
             with self._lock:
                 del self._acquiring[me]
@@ -169,6 +159,7 @@ class Budget:
             return any(now - since > longer_than_s for since in self._acquiring.values())
 
     def requests_per_second(self, search: bool = False) -> float | None:
-        """The sustained rate this budget allows (for the benchmark's rate-limit bound)."""
+        """The sustained rate this budget allows when answers are instant (the benchmark's
+        rate-limit bound); each round trip lowers it a little."""
         window = self.search if search else self.general
         return None if window is None else window.per_second
