@@ -1,13 +1,15 @@
 {#
     The date every "as of" computation uses: var `as_of_date` (YYYY-MM-DD),
     else env HUBSEG_AS_OF_DATE (what `hubseg nightly --as-of-date` sets: a var
-    that changes every night makes dbt re-parse the whole project, an env var
-    only the models that use it), else the UTC date the run started, so all
-    models of one run agree even when the run crosses midnight.
+    that changes every night makes dbt re-parse the whole project), else the
+    UTC date the run started, so all models of one run agree even when the run
+    crosses midnight. The env var is read only when nodes are compiled to run,
+    not while parsing: dbt re-parses every file that read an env var whose
+    value changed, and the date changes every night.
 #}
 {% macro as_of_date_text() -%}
     {%- set configured = var('as_of_date', '') -%}
-    {%- if configured in (none, '') -%}
+    {%- if configured in (none, '') and execute -%}
         {%- set configured = env_var('HUBSEG_AS_OF_DATE', '') -%}
     {%- endif -%}
     {%- if configured in (none, '') -%}
