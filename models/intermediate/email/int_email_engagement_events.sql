@@ -1,11 +1,51 @@
 {#
-    The opens and clicks that count as engagement: on delivered messages, bot
-    events excluded (var include_filtered_events), attributed to the contact
-    owning the recipient address. The basis of contact engagement, clicked
-    link topics and campaign conversions.
+    The opens and clicks that count as engagement: on delivered messages,
+    bot events excluded (var include_filtered_events), attributed to the
+    contact owning the recipient address. The basis of contact engagement,
+    clicked link topics and campaign conversions.
+
+    Incremental: a run rebuilds the rows of the messages that fct_email_sends
+    rebuilt from newer loads (`last_load_id`) and of those whose contact or
+    campaign changed there (an address that changed owner). Every such
+    message is first emitted once with a null event_id, so delete+insert
+    drops all its old rows even when none qualifies any more; the post-hook
+    then removes those markers. So it always equals a full refresh.
 #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='send_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook="delete from {{ this }} where event_id is null",
+    )
+}}
 
 with
+
+{% if is_incremental() %}
+
+{%- set loaded_until = high_water_mark('last_load_id') %}
+
+touched_sends as (
+
+    select send_id
+    from {{ ref('fct_email_sends') }}
+    where last_load_id > {{ loaded_until }}
+
+    union
+
+    select this.send_id
+    from {{ this }} as this
+    inner join {{ ref('fct_email_sends') }} as sends
+        on this.send_id = sends.send_id
+    where
+        this.contact_id is distinct from sends.contact_id
+        or this.campaign_id is distinct from sends.campaign_id
+
+),
+
+{% endif %}
 
 events as (
 
@@ -21,6 +61,9 @@ events as (
         {% if not var('include_filtered_events') %}
         and not is_filtered
         {% endif %}
+    {% if is_incremental() %}
+        and sent_by_event_id in (select send_id from touched_sends)
+        {% endif %}
 
 ),
 
@@ -29,13 +72,18 @@ sends as (
     select
         send_id,
         campaign_id,
-        contact_id
+        contact_id,
+        last_load_id
     from {{ ref('fct_email_sends') }}
-    where is_delivered
+    where
+        is_delivered
+    {% if is_incremental() %}
+        and send_id in (select send_id from touched_sends)
+        {% endif %}
 
 ),
 
-final as (
+engagement_events as (
 
     select
         events.event_id,
@@ -44,10 +92,30 @@ final as (
         sends.contact_id,
         events.event_type,
         events.url,
-        events.event_at
+        events.event_at,
+        sends.last_load_id
     from events
     inner join sends
         on events.sent_by_event_id = sends.send_id
+
+),
+
+final as (
+
+    select * from engagement_events
+    {% if is_incremental() %}
+    union all
+    select
+        cast(null as {{ dbt.type_string() }}) as event_id,
+        send_id,
+        cast(null as {{ dbt.type_string() }}) as campaign_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as event_type,
+        cast(null as {{ dbt.type_string() }}) as url,
+        cast(null as {{ dbt.type_timestamp() }}) as event_at,
+        cast(null as {{ dbt.type_string() }}) as last_load_id
+    from touched_sends
+    {% endif %}
 
 )
 
