@@ -102,7 +102,7 @@ def _messages(con: sqlite3.Connection) -> dict[str, Message]:
     return messages
 
 
-def _email_owners(con: sqlite3.Connection) -> dict[str, int]:
+def email_owners(con: sqlite3.Connection) -> dict[str, int]:
     """Normalised address → the live contact owning it (oldest, then lowest id)."""
     merged_away = {r[0] for r in con.execute(
         "select old_id from merged_ids where object_type = 'contacts'")}
@@ -149,7 +149,7 @@ def campaign_metrics(store: Path, attribution_window_days: int = 30) -> dict[str
     """campaign id → every count and rate of campaign_performance, for every campaign."""
     with _readonly(store) as con:
         messages = _messages(con)
-        owners = _email_owners(con)
+        owners = email_owners(con)
         won = _won_deals_by_contact(con)
         campaign_ids = [str(r[0]) for r in con.execute("select id from email_campaigns")]
     by_campaign: dict[str, list[Message]] = {c: [] for c in campaign_ids}

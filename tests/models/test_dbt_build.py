@@ -1,7 +1,8 @@
 """The dbt project end to end on a real sandbox portal, over two days.
 
 Day 1: `hubseg extract` of the small portal, then `dbt build` as of the portal's date.
-Day 2: the portal advances one day, an incremental extract, then an incremental `dbt build`.
+Day 2: the portal advances one day, addresses change owners (tests/models/contact_changes.py),
+then an incremental extract and an incremental `dbt build`.
 Each day the campaign metrics are also counted straight from the portal's SQLite event store
 (tests/models/event_store.py) and the memberships of contact_segments are kept, so the tests
 below compare the warehouse with independent answers.
@@ -23,7 +24,8 @@ import yaml
 from hubseg.marts_file import marts_path
 from sandbox.server.process import start_server
 from tests.models.conftest import REPO, Warehouse, portal_date
-from tests.models.event_store import assert_metrics_match, campaign_metrics
+from tests.models.contact_changes import ContactChanges, change_contacts
+from tests.models.event_store import assert_metrics_match, campaign_metrics, email_owners
 
 Membership = tuple[str, str]  # (contact_id, segment_key)
 
@@ -42,6 +44,7 @@ class Flow:
     warehouse: Warehouse
     store: Path
     days: tuple[Day, Day]
+    changes: ContactChanges
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +59,7 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
             if day == 2:
                 response = server.admin("POST", "advance", json={"days": 1})
                 assert response.status_code == 200, response.text
+                changes = change_contacts(server, store)
             warehouse.extract(server)
             as_of = portal_date(store)
             warehouse.dbt("build", as_of=as_of)
@@ -67,7 +71,7 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
                     "select contact_id, segment_key from marts.contact_segments")),
                 run_results=warehouse.run_results(),
             ))
-    return Flow(warehouse, store, (days[0], days[1]))
+    return Flow(warehouse, store, (days[0], days[1]), changes)
 
 
 @pytest.mark.parametrize("day", [0, 1], ids=["full", "incremental"])
@@ -110,6 +114,28 @@ def test_incremental_models_equal_a_full_refresh(flow: Flow, tmp_path: Path) -> 
     events = flow.warehouse.query("select count(*), count(distinct event_id) "
                                   "from marts.fct_email_events")[0]
     assert events[0] == events[1] > 0
+
+
+def test_messages_belong_to_the_owner_of_their_address_after_it_changed(flow: Flow) -> None:
+    """After day 2's copied address, archived owner and merge, every message of every day
+    belongs to the contact owning its address in the portal (the oldest live one), as the
+    incremental build re-attributed it."""
+    con = sqlite3.connect(f"file:{flow.store}?mode=ro", uri=True)
+    try:
+        owners = {email: str(contact_id) for email, contact_id in email_owners(con).items()}
+    finally:
+        con.close()
+    sends = flow.warehouse.query("select recipient_email, contact_id from marts.fct_email_sends")
+    wrong = [(email, contact) for email, contact in sends if contact != owners.get(email)]
+    assert not wrong, f"{len(wrong)} messages with the wrong contact, e.g. {wrong[:3]}"
+    owner_of = dict(sends)
+    changes = flow.changes
+    assert owner_of[changes.copied_email] == changes.original != changes.copier
+    assert owner_of[changes.shared_email] == changes.heir
+    assert owner_of[changes.merged_email] is None
+    live = {row[0] for row in flow.warehouse.query("select contact_id from marts.dim_contacts")}
+    assert {changes.original, changes.copier, changes.heir, changes.survivor} <= live
+    assert not {changes.archived_owner, changes.merged_away} & live
 
 
 def test_unique_by_hash_reports_a_duplicated_event_id(flow: Flow, tmp_path: Path) -> None:
