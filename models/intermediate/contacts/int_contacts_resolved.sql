@@ -4,30 +4,105 @@
     for event matching (`is_email_owner`): the oldest live contact with that
     address, then the lowest id (numeric order). HubSpot itself mails an
     address once, so the owner is the contact its events belong to.
+
+    Incremental: a run recomputes the contacts of loads newer than the newest
+    it holds (`load_id`), the contacts those merged away, and every contact
+    sharing an address (old or new) with one of them, since its owner may have
+    changed. Those no longer live are written with a null load_id, so
+    delete+insert drops their old row, and the post-hook removes them (a full
+    build leaves them out). So it always equals a full refresh.
 #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook="delete from {{ this }} where load_id is null",
+    )
+}}
 
 with
 
-contacts as (
-
-    select * from {{ ref('stg_hubspot__contacts') }}
-    where not is_archived
-
-),
-
 contact_merges as (
 
-    select merged_contact_id from {{ ref('int_contact_merges') }}
+    select
+        merged_contact_id,
+        contact_id as survivor_contact_id
+    from {{ ref('int_contact_merges') }}
 
 ),
 
-contacts_not_merged_away as (
+{% if is_incremental() %}
 
-    select contacts.*
-    from contacts
+{%- set loaded_until = high_water_mark('load_id') %}
+
+changed_contacts as (
+
+    select
+        contact_id,
+        email
+    from {{ ref('stg_hubspot__contacts') }}
+    where load_id > {{ loaded_until }}
+
+),
+
+merged_away_now as (
+
+    select contact_merges.merged_contact_id as contact_id
+    from contact_merges
+    inner join changed_contacts
+        on contact_merges.survivor_contact_id = changed_contacts.contact_id
+
+),
+
+touched_emails as (
+
+    select email from changed_contacts
+    where email is not null
+
+    union
+
+    select this.email
+    from {{ this }} as this
+    where
+        this.email is not null
+        and (
+            this.contact_id in (select contact_id from changed_contacts)
+            or this.contact_id in (select contact_id from merged_away_now)
+        )
+
+),
+
+touched_contacts as (
+
+    select contact_id from changed_contacts
+
+    union
+
+    select contact_id from merged_away_now
+
+    union
+
+    select contact_id from {{ ref('stg_hubspot__contacts') }}
+    where email in (select email from touched_emails)
+
+),
+
+{% endif %}
+
+contacts as (
+
+    select
+        contacts.*,
+        not contacts.is_archived
+        and contact_merges.merged_contact_id is null as is_live
+    from {{ ref('stg_hubspot__contacts') }} as contacts
     left join contact_merges
         on contacts.contact_id = contact_merges.merged_contact_id
-    where contact_merges.merged_contact_id is null
+    {% if is_incremental() %}
+    where contacts.contact_id in (select contact_id from touched_contacts)
+    {% endif %}
 
 ),
 
@@ -44,19 +119,21 @@ email_owners as (
                 length(contact_id) asc,
                 contact_id asc
         ) as email_owner_rank
-    from contacts_not_merged_away
-    where email is not null
+    from contacts
+    where
+        is_live
+        and email is not null
 
 ),
 
 email_owners_ranked as (
 
     select
-        contacts_not_merged_away.*,
+        contacts.*,
         email_owners.email_owner_rank
-    from contacts_not_merged_away
+    from contacts
     left join email_owners
-        on contacts_not_merged_away.contact_id = email_owners.contact_id
+        on contacts.contact_id = email_owners.contact_id
 
 ),
 
@@ -87,8 +164,12 @@ final as (
         coalesce(email_owner_rank = 1, false) as is_email_owner,
         newsletter_signup_date,
         created_at,
-        updated_at
+        updated_at,
+        case when is_live then load_id end as load_id
     from email_owners_ranked
+    {% if not is_incremental() %}
+    where is_live
+    {% endif %}
 
 )
 

@@ -21,6 +21,7 @@ renamed as (
             as primary_company_id,
         {{ hubspot_property(columns, 'hs_merged_object_ids') }}
             as merged_contact_ids,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id,
 
         ----------  strings
         {{ normalize_email(property_column(columns, 'email')) }}
