@@ -7,7 +7,10 @@ flattened with `__`, association snapshots with child tables linked by `_dlt_par
 one completed row in `_dlt_loads` per load. Rows go through CSV files that DuckDB reads.
 
 `load(store, warehouse, load_id)` replaces the CRM, metadata and campaign tables and appends
-the email events not loaded yet (by the store's event sequence), as a new load.
+the email events not loaded yet (by the store's event sequence), as a new load. A CRM record
+whose last modification and archived flag are what the previous load wrote keeps that load's
+`_dlt_load_id`, as it would after an incremental extract, which re-reads only the records
+modified or archived since (the incremental contact models rebuild by load id).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def _objects(sq: sqlite3.Connection, con: duckdb.DuckDBPyConnection, work: Path,
         types = {c: "varchar" for c in header}
         types.update(created_ms="bigint", updated_ms="bigint", archived="boolean",
                      archived_ms="bigint")
+        previous = _previous_versions(con, object_type)
         _ingest(con, object_type, path, types)
         props = ", ".join(f'"property_{n}"' for n in names)
         con.execute(
@@ -80,6 +84,24 @@ def _objects(sq: sqlite3.Connection, con: duckdb.DuckDBPyConnection, work: Path,
             "make_timestamptz(updated_ms * 1000) as updated_at, archived, "
             "make_timestamptz(archived_ms * 1000) as archived_at, "
             f"{props}, _dlt_load_id, _dlt_id from hubspot.{object_type}")
+        if previous:
+            con.execute(
+                f"update hubspot.{object_type} as new set _dlt_load_id = old._dlt_load_id "
+                f"from {previous} as old where new.id = old.id "
+                "and new.updated_at = old.updated_at and new.archived = old.archived")
+            con.execute(f"drop table {previous}")
+
+
+def _previous_versions(con: duckdb.DuckDBPyConnection, object_type: str) -> str | None:
+    """A temporary copy of what the previous load wrote of each record, if there was one."""
+    exists = con.execute("select count(*) from information_schema.tables where table_schema "
+                         "= 'hubspot' and table_name = ?", [object_type]).fetchone()
+    if not exists or not exists[0]:
+        return None
+    name = f"previous_{object_type}"
+    con.execute(f"create or replace temp table {name} as select id, updated_at, archived, "
+                f"_dlt_load_id from hubspot.{object_type}")
+    return name
 
 
 def _associations(sq: sqlite3.Connection, con: duckdb.DuckDBPyConnection, work: Path,
