@@ -23,16 +23,16 @@
 
 with
 
-{% if is_incremental() %}
-
+{%- if is_incremental() %}
 {%- set loaded_until = high_water_mark('last_load_id') %}
+{%- endif %}
 
 sends as (
 
-    {#- The touched messages, with what the rows take from them: joined to
-        the events alone, a few thousand messages drive the join (joined to
-        all sends too, DuckDB joined the 3M opens and clicks to the 5M sends
-        first). #}
+    {#- Incremental: only the touched messages, with what the rows take from
+        them. Joined to the events alone, a few thousand messages drive the
+        join (joined to all sends as well, DuckDB joined the 3M opens and
+        clicks to the 5M sends first). #}
     select
         send_id,
         campaign_id,
@@ -40,6 +40,7 @@ sends as (
         is_delivered,
         last_load_id
     from {{ ref('fct_email_sends') }}
+    {% if is_incremental() %}
     where last_load_id > {{ loaded_until }}
 
     union
@@ -56,24 +57,9 @@ sends as (
     where
         this.contact_id is distinct from sends.contact_id
         or this.campaign_id is distinct from sends.campaign_id
+    {% endif %}
 
 ),
-
-{% else %}
-
-sends as (
-
-    select
-        send_id,
-        campaign_id,
-        contact_id,
-        is_delivered,
-        last_load_id
-    from {{ ref('fct_email_sends') }}
-
-),
-
-{% endif %}
 
 events as (
 
