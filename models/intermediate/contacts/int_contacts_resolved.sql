@@ -10,7 +10,8 @@
     sharing an address (old or new) with one of them, since its owner may have
     changed. Those no longer live are written with a null load_id, so
     delete+insert drops their old row, and the post-hook removes them (a full
-    build leaves them out). So it always equals a full refresh.
+    build leaves them out), as well as contacts gone from the raw table. So
+    it always equals a full refresh.
 #}
 {{
     config(
@@ -18,7 +19,11 @@
         unique_key='contact_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where load_id is null",
+        post_hook=(
+            "delete from {{ this }} where load_id is null"
+            " or contact_id not in (select contact_id from "
+            "{{ ref('stg_hubspot__contacts') }})"
+        ),
     )
 }}
 
@@ -56,6 +61,21 @@ merged_away_now as (
 
 ),
 
+vanished_contacts as (
+
+    {#- Held here but gone from the raw table (a full reload of the raw
+        schema drops what HubSpot no longer returns): the post-hook deletes
+        them, and the other holders of their addresses are recomputed. #}
+    select
+        this.contact_id,
+        this.email
+    from {{ this }} as this
+    left join {{ ref('stg_hubspot__contacts') }} as contacts
+        on this.contact_id = contacts.contact_id
+    where contacts.contact_id is null
+
+),
+
 touched_emails as (
 
     select email from changed_contacts
@@ -71,6 +91,11 @@ touched_emails as (
             this.contact_id in (select contact_id from changed_contacts)
             or this.contact_id in (select contact_id from merged_away_now)
         )
+
+    union
+
+    select email from vanished_contacts
+    where email is not null
 
 ),
 
