@@ -12,8 +12,8 @@ departure until the window's length (plus 100 ms for timer granularity) after it
 however long the network or either side's queues delay it, no window of arrivals can hold more
 than the limit. Counting departures instead is not enough, even over a stretched window:
 over a window 5% longer, a 19,000-call sync at `large` still met nine 429s on the 10-second
-window, and an incremental extract at `large` one on the search bucket (5 per 1.1 s from
-departure), where a busy server counted one search late and the next one on time.
+window; on the search bucket (5 per 1.1 s from departure), a search that a busy server counts
+late can share HubSpot's second with five others (tests/pipelines/test_extract_units.py).
 The price is the round trip: a search bucket of 5 per second allows 5 per (1.1 s + the time a
 search takes to answer). Stretching the window, not shrinking the count, matters for small
 limits: 5 searches per 1.1 s is 4.5 per second, where 5% fewer requests would round down to 4.

@@ -38,24 +38,25 @@ class ContactChanges:
     survivor: str
 
 
-def _mailed_contacts(con: sqlite3.Connection) -> list[tuple[int, int, str]]:
-    """Live contacts (id, created, address) whose address got messages and that have no deal."""
+MailedContact = tuple[int, int, str, bool]  # id, created, address, has a deal
+
+
+def _mailed_contacts(con: sqlite3.Connection) -> list[MailedContact]:
+    """Live contacts whose address got messages, oldest first."""
     return con.execute(
-        "select id, created_ms, email_key from objects where object_type = 'contacts' "
-        "and archived = 0 and email_key in (select recipient from email_events "
-        "where type = 'SENT') and id not in (select from_id from associations "
-        "where from_type = 'contacts' and to_type = 'deals') order by id").fetchall()
+        "select id, created_ms, email_key, id in (select from_id from associations "
+        "where from_type = 'contacts' and to_type = 'deals') from objects "
+        "where object_type = 'contacts' and archived = 0 and email_key in "
+        "(select recipient from email_events where type = 'SENT') "
+        "order by created_ms, id").fetchall()
 
 
-def _shared_addresses(con: sqlite3.Connection) -> dict[str, list[tuple[int, int]]]:
-    """Address → its live contacts as (created, id), for addresses with two or more."""
-    owners: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for contact_id, created, email in con.execute(
-            "select id, created_ms, email_key from objects where object_type = 'contacts' "
-            "and archived = 0 and email_key in (select recipient from email_events "
-            "where type = 'SENT')"):
-        owners[email].append((created, contact_id))
-    return {email: sorted(ids) for email, ids in owners.items() if len(ids) > 1}
+def _shared_addresses(mailed: list[MailedContact]) -> dict[str, list[tuple[int, int]]]:
+    """Address → its contacts as (created, id), for addresses with two or more."""
+    holders: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for contact_id, created, email, _ in mailed:
+        holders[email].append((created, contact_id))
+    return {email: sorted(ids) for email, ids in holders.items() if len(ids) > 1}
 
 
 def _modify(con: sqlite3.Connection, contact_id: int, **changes: str) -> None:
@@ -82,10 +83,10 @@ def _merge(con: sqlite3.Connection, survivor: int, loser: int) -> None:
 def change_contacts(server: RunningServer, store: Path) -> ContactChanges:
     con = connect(store)
     try:
-        addresses = _shared_addresses(con)
+        mailed = _mailed_contacts(con)
+        addresses = _shared_addresses(mailed)
         shared_email, shared = min(addresses.items())
-        alone = sorted((c for c in _mailed_contacts(con) if c[2] not in addresses),
-                       key=lambda c: (c[1], c[0]))  # oldest first
+        alone = [c for c in mailed if c[2] not in addresses and not c[3]]  # oldest first
         original, merged_away, survivor, copier = alone[0], alone[1], alone[2], alone[-1]
         _modify(con, copier[0], email=original[2])
         sdk(server).crm.contacts.basic_api.archive(str(shared[0][1]))

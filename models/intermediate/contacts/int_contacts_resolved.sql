@@ -61,21 +61,6 @@ merged_away_now as (
 
 ),
 
-vanished_contacts as (
-
-    {#- Held here but gone from the raw table (a full reload of the raw
-        schema drops what HubSpot no longer returns): the post-hook deletes
-        them, and the other holders of their addresses are recomputed. #}
-    select
-        this.contact_id,
-        this.email
-    from {{ this }} as this
-    left join {{ ref('stg_hubspot__contacts') }} as contacts
-        on this.contact_id = contacts.contact_id
-    where contacts.contact_id is null
-
-),
-
 touched_emails as (
 
     select email from changed_contacts
@@ -83,19 +68,21 @@ touched_emails as (
 
     union
 
+    {#- The addresses held here by contacts that changed, were merged away,
+        or are gone from the raw table (a full reload of the raw schema
+        drops what HubSpot no longer returns; the post-hook deletes them):
+        their other holders may own them now. #}
     select this.email
     from {{ this }} as this
+    left join {{ ref('stg_hubspot__contacts') }} as contacts
+        on this.contact_id = contacts.contact_id
     where
         this.email is not null
         and (
-            this.contact_id in (select contact_id from changed_contacts)
+            contacts.contact_id is null
+            or contacts.load_id > {{ loaded_until }}
             or this.contact_id in (select contact_id from merged_away_now)
         )
-
-    union
-
-    select email from vanished_contacts
-    where email is not null
 
 ),
 
