@@ -143,3 +143,55 @@
         on {{ sends }}.contact_id = {{ current_members }}.contact_id
     where {{ sends }}.membership_basis = 'current'
 {%- endmacro %}
+
+{#
+    Each contact's segments from the relation `contacts` (a CTE over
+    dim_contacts) in one pass, without a row per membership: `flags` selects
+    one boolean per segment (`is_member_<n>`), then segment_set_sql turns
+    them into the sorted `;`-joined keys (sorted here, at compile time, so
+    every database sorts alike), the primary segment (lowest priority, then
+    key) and the count.
+#}
+{% macro segment_flags_sql(contacts) %}
+    select
+        {{ contacts }}.contact_id
+        {%- for segment in segment_definitions() %},
+        coalesce(({{ segment.rule }}), false) as is_member_{{ loop.index }}
+        {%- endfor %}
+    from {{ contacts }}
+{% endmacro %}
+
+{% macro segment_set_sql(flags) %}
+    {%- set definitions = segment_definitions() -%}
+    {%- set numbered = [] -%}
+    {%- for segment in definitions -%}
+        {%- do numbered.append({'n': loop.index, 'key': segment.key,
+                                'priority': segment.priority}) -%}
+    {%- endfor -%}
+    select
+        {{ flags }}.contact_id,
+        {%- if numbered %}
+        {#- concat_ws skips nulls (DuckDB and PostgreSQL): '' when none. #}
+        concat_ws(
+            ';'
+            {%- for segment in numbered | sort(attribute='key') %},
+            case when is_member_{{ segment.n }} then {{ sql_string(segment.key) }} end
+            {%- endfor %}
+        ) as segment_keys,
+        case
+            {%- for segment in numbered | sort(attribute='key')
+                | sort(attribute='priority') %}
+            when is_member_{{ segment.n }} then {{ sql_string(segment.key) }}
+            {%- endfor %}
+        end as primary_segment_key,
+        {%- for segment in numbered %}
+        case when is_member_{{ segment.n }} then 1 else 0 end
+        {%- if not loop.last %} +{% endif %}
+        {%- endfor %} as segment_count
+        {%- else %}
+        cast('' as {{ dbt.type_string() }}) as segment_keys,
+        cast(null as {{ dbt.type_string() }}) as primary_segment_key,
+        0 as segment_count
+        {%- endif %}
+    from {{ flags }}
+{% endmacro %}

@@ -127,8 +127,9 @@ def start_loop(small_portal: Path, root: Path) -> Loop:
     return Loop(start_server(store), root)
 
 
-# Which load brought a row differs between any two loads by design: not part of the state.
-LOAD_METADATA = ("load_id", "last_load_id", "_dlt_load_id", "_dlt_id")  # differ run to run
+# Which load brought a row, and when a dbt run wrote it, differ between any two runs by design:
+# not part of the state.
+LOAD_METADATA = ("load_id", "last_load_id", "_dlt_load_id", "_dlt_id", "dbt_updated_at")
 
 
 def mart_snapshot(published: Path) -> dict[str, list[tuple[Any, ...]]]:

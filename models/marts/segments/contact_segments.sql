@@ -1,13 +1,99 @@
 {#
-    Who is in which segment today: one row per (contact, segment) whose rule
-    is true for the contact's row in dim_contacts. The rules are the
+    Who is in which segment today: one row per (contact, segment) whose
+    rule is true for the contact's row in dim_contacts. The rules are the
     `meta.segments` entries of the `segments` model; `is_primary_segment`
     marks each contact's highest-priority segment (lowest priority number,
-    then key). Since when a contact is in a segment: the open interval in
-    segment_membership_history.
+    then key), as int_contacts_segmented picked it. Since when a contact is
+    in a segment: the open interval in segment_membership_history.
+    Incremental: a run rewrites the rows of the contacts whose segment set
+    changed since it last ran (int_contacts_segmented's stamps), of contacts
+    gone from it, and of contacts holding a segment whose declaration
+    changed or went; the post-hook moves every row to the new as-of date.
 #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_id',
+        incremental_strategy='replace_by_key',
+        on_schema_change='append_new_columns',
+        post_hook="{{ move_rows_to_as_of_date() }}",
+    )
+}}
 
 with
+
+segmented as (
+
+    select
+        contact_id,
+        primary_segment_key,
+        dbt_updated_at
+    from {{ ref('int_contacts_segmented') }}
+
+),
+
+definitions as (
+
+    {{ segment_definitions_sql() }}
+
+),
+
+{% if is_incremental() %}
+
+recorded as (
+
+    select
+        contact_id,
+        segment_key,
+        segment_category,
+        segment_priority
+    from {{ this }}
+
+),
+
+stale as (
+
+    select distinct recorded.contact_id
+    from recorded
+    left join segmented
+        on recorded.contact_id = segmented.contact_id
+    left join definitions
+        on recorded.segment_key = definitions.segment_key
+    where
+        segmented.contact_id is null
+        or definitions.segment_key is null
+        or recorded.segment_category
+        is distinct from definitions.segment_category
+        or recorded.segment_priority != definitions.segment_priority
+
+),
+
+dirty as (
+
+    select contact_id from segmented
+    where {{ stamped_since_last_run('dbt_updated_at') }}
+    union
+    select contact_id from stale
+
+),
+
+contacts as (
+
+    select dim_contacts.*
+    from {{ ref('dim_contacts') }} as dim_contacts
+    inner join dirty
+        on dim_contacts.contact_id = dirty.contact_id
+
+),
+
+{% else %}
+
+dirty as (
+
+    select contact_id from segmented
+    where 1 = 0
+
+),
 
 contacts as (
 
@@ -15,9 +101,19 @@ contacts as (
 
 ),
 
-definitions as (
+{% endif %}
 
-    {{ segment_definitions_sql() }}
+tombstones as (
+
+    {#- Every dirty contact's old rows go, even when it has no new ones. #}
+    select
+        contact_id,
+        cast(null as {{ dbt.type_string() }}) as segment_key,
+        cast(null as {{ dbt.type_string() }}) as segment_category,
+        cast(null as integer) as segment_priority,
+        cast(null as boolean) as is_primary_segment,
+        cast(null as timestamp) as dbt_updated_at
+    from dirty
 
 ),
 
@@ -33,58 +129,40 @@ members_defined as (
         members.contact_id,
         members.segment_key,
         definitions.segment_category,
-        definitions.segment_priority
+        definitions.segment_priority,
+        coalesce(
+            members.segment_key = segmented.primary_segment_key, false
+        ) as is_primary_segment,
+        {{ run_stamp() }} as dbt_updated_at
     from members
     inner join definitions
         on members.segment_key = definitions.segment_key
+    inner join segmented
+        on members.contact_id = segmented.contact_id
 
 ),
 
-top_priorities as (
+rows_and_tombstones as (
 
-    select
-        contact_id,
-        min(segment_priority) as top_priority
-    from members_defined
-    group by 1
-
-),
-
-primary_segments as (
-
-    {#-
-        Two grouped minimums (priority, then key) instead of a window over
-        every membership: the same pick, without sorting millions of rows.
-    #}
-    select
-        members_defined.contact_id,
-        min(members_defined.segment_key) as segment_key
-    from members_defined
-    inner join top_priorities
-        on
-            members_defined.contact_id = top_priorities.contact_id
-            and members_defined.segment_priority = top_priorities.top_priority
-    group by 1
+    select * from members_defined
+    union all
+    select * from tombstones
 
 ),
 
 final as (
 
     select
-        {{ dbt.concat(['members_defined.contact_id', "':'",
-                       'members_defined.segment_key']) }}
+        {{ dbt.concat(['contact_id', "':'", 'segment_key']) }}
             as contact_segment_id,
-        members_defined.contact_id,
-        members_defined.segment_key,
-        members_defined.segment_category,
-        members_defined.segment_priority,
-        primary_segments.segment_key is not null as is_primary_segment,
-        {{ as_of_date() }} as as_of_date
-    from members_defined
-    left join primary_segments
-        on
-            members_defined.contact_id = primary_segments.contact_id
-            and members_defined.segment_key = primary_segments.segment_key
+        contact_id,
+        segment_key,
+        segment_category,
+        segment_priority,
+        is_primary_segment,
+        {{ as_of_date() }} as as_of_date,
+        dbt_updated_at
+    from rows_and_tombstones
 
 )
 

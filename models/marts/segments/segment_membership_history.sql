@@ -9,6 +9,9 @@
       as-of date;
     - rerunning the same date redoes that date's decisions (intervals opened
       by the earlier run and no longer true are removed by the post-hook).
+    Only contacts whose segment set changed since the last run
+    (int_contacts_segmented's stamps) and contacts gone with intervals open
+    are compared; nobody else can enter or leave.
     The history starts with the first run and cannot be recomputed from the
     warehouse (HubSpot keeps only current property values), so
     `--full-refresh` keeps it unless var rebuild_segment_history is true.
@@ -27,6 +30,8 @@
     )
 }}
 
+-- depends_on: {{ ref('int_contacts_segmented') }}
+
 {%- if is_incremental() and execute -%}
     {%- set recorded_until = run_query(
         'select max(valid_from) from ' ~ this).columns[0].values()[0] -%}
@@ -41,6 +46,84 @@
 
 with
 
+{% if is_incremental() %}
+
+segmented as (
+
+    select
+        contact_id,
+        dbt_updated_at
+    from {{ ref('int_contacts_segmented') }}
+
+),
+
+dirty as (
+
+    {#-
+        Only contacts whose segment set changed since the last run can
+        enter or leave a segment, and contacts gone with intervals open.
+    #}
+    select contact_id from segmented
+    where {{ stamped_since_last_run('dbt_updated_at') }}
+    union
+    select recorded.contact_id
+    from {{ this }} as recorded
+    left join segmented
+        on recorded.contact_id = segmented.contact_id
+    where
+        recorded.valid_to is null
+        and segmented.contact_id is null
+
+),
+
+current_members as (
+
+    select
+        contact_segments.contact_id,
+        contact_segments.segment_key
+    from {{ ref('contact_segments') }} as contact_segments
+    inner join dirty
+        on contact_segments.contact_id = dirty.contact_id
+
+),
+
+recorded_before as (
+
+    {#- Intervals that were open on the day before the as-of date. #}
+    select
+        recorded.membership_id,
+        recorded.contact_id,
+        recorded.segment_key,
+        recorded.valid_from,
+        recorded.valid_to
+    from {{ this }} as recorded
+    inner join dirty
+        on recorded.contact_id = dirty.contact_id
+    where
+        recorded.valid_from < {{ as_of_date() }}
+        and (
+            recorded.valid_to is null
+            or recorded.valid_to >= {{ as_of_date() }}
+        )
+
+),
+
+recorded_today as (
+
+    select
+        recorded.membership_id,
+        recorded.contact_id,
+        recorded.segment_key,
+        recorded.valid_from
+    from {{ this }} as recorded
+    inner join dirty
+        on recorded.contact_id = dirty.contact_id
+    where recorded.valid_from = {{ as_of_date() }}
+
+),
+
+{% else %}
+
 current_members as (
 
     select
@@ -49,38 +132,6 @@ current_members as (
     from {{ ref('contact_segments') }}
 
 ),
-
-{% if is_incremental() %}
-
-recorded_before as (
-
-    {#- Intervals that were open on the day before the as-of date. #}
-    select
-        membership_id,
-        contact_id,
-        segment_key,
-        valid_from,
-        valid_to
-    from {{ this }}
-    where
-        valid_from < {{ as_of_date() }}
-        and (valid_to is null or valid_to >= {{ as_of_date() }})
-
-),
-
-recorded_today as (
-
-    select
-        membership_id,
-        contact_id,
-        segment_key,
-        valid_from
-    from {{ this }}
-    where valid_from = {{ as_of_date() }}
-
-),
-
-{% else %}
 
 recorded_before as (
 
@@ -191,7 +242,8 @@ final as (
         segment_key,
         valid_to is null as is_current,
         valid_from,
-        valid_to
+        valid_to,
+        {{ run_stamp() }} as dbt_updated_at
     from intervals
 
 )

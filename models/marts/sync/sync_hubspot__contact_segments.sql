@@ -3,51 +3,84 @@
     contact id, with its segment keys sorted and `;`-joined (HubSpot's
     multi-checkbox format) and its primary segment. Contacts in no segment
     are included with empty values so the sync can clear stale ones.
+    Incremental: a run rewrites the contacts whose segment set changed since
+    it last ran (int_contacts_segmented's stamps) and deletes those gone;
+    the post-hook moves every row to the new as-of date.
 #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_id',
+        incremental_strategy='replace_by_key',
+        on_schema_change='append_new_columns',
+        post_hook="{{ move_rows_to_as_of_date() }}",
+    )
+}}
 
 with
 
-contacts as (
+segmented as (
 
-    select contact_id from {{ ref('dim_contacts') }}
-
-),
-
-contact_segments as (
-
-    select
-        contact_id,
-        segment_key,
-        is_primary_segment
-    from {{ ref('contact_segments') }}
+    select * from {{ ref('int_contacts_segmented') }}
 
 ),
 
-segments_aggregated as (
+{% if is_incremental() %}
 
-    select
-        contact_id,
-        {{ sorted_listagg('segment_key', "';'") }}
-            as segment_keys,
-        max(case when is_primary_segment then segment_key end)
-            as primary_segment_key,
-        count(*) as segment_count
-    from contact_segments
-    group by 1
+changed as (
+
+    select * from segmented
+    where {{ stamped_since_last_run('dbt_updated_at') }}
 
 ),
+
+gone as (
+
+    select recorded.contact_id
+    from {{ this }} as recorded
+    left join segmented
+        on recorded.contact_id = segmented.contact_id
+    where segmented.contact_id is null
+
+),
+
+{% else %}
+
+changed as (
+
+    select * from segmented
+
+),
+
+gone as (
+
+    select contact_id from segmented
+    where 1 = 0
+
+),
+
+{% endif %}
 
 final as (
 
     select
-        contacts.contact_id,
-        coalesce(segments_aggregated.segment_keys, '') as segment_keys,
-        segments_aggregated.primary_segment_key,
-        coalesce(segments_aggregated.segment_count, 0) as segment_count,
-        {{ as_of_date() }} as as_of_date
-    from contacts
-    left join segments_aggregated
-        on contacts.contact_id = segments_aggregated.contact_id
+        contact_id,
+        segment_keys,
+        primary_segment_key,
+        segment_count,
+        {{ as_of_date() }} as as_of_date,
+        {{ run_stamp() }} as dbt_updated_at
+    from changed
+    union all
+    {#- Tombstones: replace_by_key deletes these contacts' rows. #}
+    select
+        contact_id,
+        cast(null as {{ dbt.type_string() }}) as segment_keys,
+        cast(null as {{ dbt.type_string() }}) as primary_segment_key,
+        cast(null as {{ dbt.type_bigint() }}) as segment_count,
+        {{ as_of_date() }} as as_of_date,
+        cast(null as timestamp) as dbt_updated_at
+    from gone
 
 )
 
