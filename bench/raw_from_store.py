@@ -10,7 +10,8 @@ one completed row in `_dlt_loads` per load. Rows go through CSV files that DuckD
 the email events not loaded yet (by the store's event sequence), as a new load. A CRM record
 whose last modification and archived flag are what the previous load wrote keeps that load's
 `_dlt_load_id`, as it would after an incremental extract, which re-reads only the records
-modified or archived since (the incremental contact models rebuild by load id).
+modified or archived since (the incremental contact models rebuild by load id); so does the
+association snapshot of an unchanged contact whose associations are the same.
 """
 
 from __future__ import annotations
@@ -92,11 +93,15 @@ def _objects(sq: sqlite3.Connection, con: duckdb.DuckDBPyConnection, work: Path,
             con.execute(f"drop table {previous}")
 
 
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    found = con.execute("select count(*) from information_schema.tables where table_schema "
+                        "= 'hubspot' and table_name = ?", [table]).fetchone()
+    return bool(found and found[0])
+
+
 def _previous_versions(con: duckdb.DuckDBPyConnection, object_type: str) -> str | None:
     """A temporary copy of what the previous load wrote of each record, if there was one."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema "
-                         "= 'hubspot' and table_name = ?", [object_type]).fetchone()
-    if not exists or not exists[0]:
+    if not _exists(con, object_type):
         return None
     name = f"previous_{object_type}"
     con.execute(f"create or replace temp table {name} as select id, updated_at, archived, "
@@ -104,8 +109,40 @@ def _previous_versions(con: duckdb.DuckDBPyConnection, object_type: str) -> str 
     return name
 
 
+SNAPSHOT_SIGNATURES = """
+    select snapshots.contact_id, snapshots._dlt_load_id,
+        coalesce(deals.signature, '') || '|' || coalesce(companies.signature, '') as signature
+    from hubspot.contact_associations as snapshots
+    left join (select _dlt_parent_id, string_agg(deal_id, ',' order by deal_id) as signature
+               from hubspot.contact_associations__deals group by 1) as deals
+        on deals._dlt_parent_id = snapshots._dlt_id
+    left join (select _dlt_parent_id, string_agg(company_id || ':' || is_primary, ','
+                                                 order by company_id) as signature
+               from hubspot.contact_associations__companies group by 1) as companies
+        on companies._dlt_parent_id = snapshots._dlt_id
+"""
+
+
 def _associations(sq: sqlite3.Connection, con: duckdb.DuckDBPyConnection, work: Path,
                   load_id: str) -> None:
+    previous = "previous_snapshots" if _exists(con, "contact_associations") else None
+    if previous:
+        con.execute(f"create or replace temp table {previous} as {SNAPSHOT_SIGNATURES}")
+    _snapshots(sq, con, work, load_id)
+    if previous:
+        # The extractor snapshots a contact again when it or one of its deals or companies
+        # changed: a snapshot of an unchanged contact with the same associations keeps its load.
+        con.execute(
+            f"update hubspot.contact_associations as new set _dlt_load_id = old._dlt_load_id "
+            f"from ({SNAPSHOT_SIGNATURES}) as now, {previous} as old, hubspot.contacts as c "
+            "where new.contact_id = now.contact_id and now.contact_id = old.contact_id "
+            "and now.signature = old.signature and c.id = new.contact_id "
+            "and c._dlt_load_id != ?", [load_id])
+        con.execute(f"drop table {previous}")
+
+
+def _snapshots(sq: sqlite3.Connection, con: duckdb.DuckDBPyConnection, work: Path,
+               load_id: str) -> None:
     contacts = work / "contact_associations.csv"
     _write_csv(contacts, ["contact_id", "_dlt_load_id", "_dlt_id"],
                ((cid, load_id, f"snapshot-{cid}") for (cid,) in sq.execute(

@@ -36,15 +36,9 @@
 {#
     Post-hook of incremental models with an `as_of_date` column: a run
     rewrites only the rows that changed, then this moves every other row to
-    the new date, in place. `days_since` maps columns holding the days from a
-    timestamp column to the as-of date, recomputed with it.
+    the new date (one column, in place).
 #}
-{% macro move_rows_to_as_of_date(days_since={}) -%}
-    update {{ this }} set
-        as_of_date = {{ as_of_date() }}
-        {%- for column, since in days_since.items() %},
-        {{ column }} = cast({{ dbt.datediff(
-            'cast(' ~ since ~ ' as date)', as_of_date(), 'day') }} as integer)
-        {%- endfor %}
+{% macro move_rows_to_as_of_date() -%}
+    update {{ this }} set as_of_date = {{ as_of_date() }}
     where as_of_date != {{ as_of_date() }}
 {%- endmacro %}

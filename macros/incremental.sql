@@ -94,38 +94,32 @@
     where dbt_updated_at is not null
 {%- endmacro %}
 
-{#
-    A condition over `new` (the query's row) and `old` (the stored row of
-    the same key, null when none) true when they differ in any column but
-    `excluded`: a query keeps these rows to write only what changed. When
-    the model declares a column the table lacks (an upgrade: dbt appends
-    it empty), every row differs, so all get the new column's values.
-#}
-{% macro differs_from_this(new, old, excluded) -%}
+{# Whether this incremental model's table has all these columns yet. #}
+{% macro this_has_columns(names) -%}
     {%- if not execute or model.resource_type == 'unit_test' -%}
-        {{ return('1 = 1') }}
+        {{ return(true) }}
     {%- endif -%}
-    {%- set stored = adapter.get_columns_in_relation(this)
+    {%- set existing = adapter.get_columns_in_relation(this)
         | map(attribute='name') | map('lower') | list -%}
-    {%- set declared = model.columns.keys() | map('lower') | list -%}
-    {%- if declared | reject('in', stored) | list -%}
-        {{ return('1 = 1') }}
-    {%- endif -%}
-    {{ old }}.contact_id is null
-    {%- for column in stored | reject('in', excluded) %}
-    or {{ new }}.{{ column }} is distinct from {{ old }}.{{ column }}
-    {%- endfor %}
+    {{ return(names | reject('in', existing) | list | length == 0) }}
 {%- endmacro %}
 
 {#
-    Post-hook: deletes this model's rows whose contact_id has no row in
-    `live` meeting `condition` (over `live`'s columns): the contacts that
-    should no longer have one.
+    The checksums of these seeds' files, joined: a model that stores it
+    on its rows can tell that a seed it uses changed since they were
+    computed. Empty while parsing and in unit tests.
 #}
-{% macro delete_contacts_not_in(live, condition='1 = 1') -%}
-    delete from {{ this }}
-    where not exists (
-        select 1 from {{ live }} as live
-        where live.contact_id = {{ this }}.contact_id and ({{ condition }})
-    )
+{% macro seed_checksums(names) -%}
+    {%- if not execute or model.resource_type == 'unit_test' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set sums = [] -%}
+    {%- for name in names -%}
+        {%- set node = graph.nodes.get('seed.' ~ project_name ~ '.' ~ name) -%}
+        {%- if node is none -%}
+            {{ exceptions.raise_compiler_error("seed `" ~ name ~ "` not found") }}
+        {%- endif -%}
+        {%- do sums.append(node.checksum.checksum[:16]) -%}
+    {%- endfor -%}
+    {{ return(sums | join('-')) }}
 {%- endmacro %}

@@ -6,11 +6,33 @@
     region, and the industry grouped through seed industry_groups. The
     company's structured values win over what the contact typed; the
     contact's own values fill the gaps.
+
+    Incremental: a run recomputes the contacts int_contacts_resolved
+    rewrote since (its stamps), those whose association snapshot came in a
+    newer load (`association_load_id`), those whose company came in a newer
+    load, was archived or vanished (`company_load_id`), and those whose
+    snapshot vanished; every contact when a seed it uses changed
+    (`seeds_checksum`). Each recomputed contact's row is replaced, or
+    deleted when it is no longer live (replace_by_key's tombstones).
 #}
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_id',
+        incremental_strategy='replace_by_key',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{%- set seeds_checksum = seed_checksums(
+    ['country_regions', 'industry_groups', 'company_size_bands']) %}
+{#- A table built before these columns existed is rebuilt whole, once. #}
+{%- set incremental = is_incremental() and this_has_columns(
+    ['association_load_id', 'company_load_id', 'seeds_checksum']) %}
 
 with
 
-contacts as (
+all_contacts as (
 
     select * from {{ ref('int_contacts_resolved') }}
 
@@ -22,17 +44,110 @@ snapshots as (
 
 ),
 
-snapshot_companies as (
-
-    select * from {{ ref('stg_hubspot__contact_association_companies') }}
-    where is_primary
-
-),
-
 companies as (
 
     select * from {{ ref('stg_hubspot__companies') }}
     where not is_archived
+
+),
+
+{% if incremental %}
+
+recorded as (
+
+    select
+        contact_id,
+        primary_company_id,
+        association_load_id,
+        company_load_id,
+        seeds_checksum
+    from {{ this }}
+
+),
+
+dirty as (
+
+    select contact_id from all_contacts
+    where {{ stamped_since_last_run('dbt_updated_at') }}
+    union
+    select contact_id from snapshots
+    where load_id > {{ high_water_mark('association_load_id') }}
+    union
+    select recorded.contact_id
+    from recorded
+    left join companies
+        on recorded.primary_company_id = companies.company_id
+    left join snapshots
+        on recorded.contact_id = snapshots.contact_id
+    where
+        companies.load_id > {{ high_water_mark('company_load_id') }}
+        or (recorded.company_load_id is not null and companies.company_id is null)
+        or (recorded.association_load_id is not null and snapshots.contact_id is null)
+        or recorded.seeds_checksum != {{ sql_string(seeds_checksum) }}
+    union
+    {#- Contacts gone from int_contacts_resolved: tombstones only. #}
+    select recorded.contact_id
+    from recorded
+    left join all_contacts
+        on recorded.contact_id = all_contacts.contact_id
+    where all_contacts.contact_id is null
+
+),
+
+{% else %}
+
+dirty as (
+
+    select contact_id from all_contacts
+    {%- if is_incremental() %}
+    {#- Upgrading a table without the columns: its gone contacts go too. #}
+    union
+    select contact_id from {{ this }}
+    {%- endif %}
+
+),
+
+{% endif %}
+
+contacts as (
+
+    {#-
+        The contacts to compute: all of them, or on an incremental run the
+        dirty ones, live or not; one no longer live gets a row without a
+        stamp, a tombstone that replace_by_key turns into a delete.
+    #}
+    select
+        dirty.contact_id,
+        all_contacts.contact_id is not null as is_live,
+        all_contacts.primary_company_id,
+        all_contacts.email,
+        all_contacts.first_name,
+        all_contacts.last_name,
+        all_contacts.company_name,
+        all_contacts.job_title,
+        all_contacts.city,
+        all_contacts.country,
+        all_contacts.industry,
+        all_contacts.company_size_band,
+        all_contacts.lifecycle_stage,
+        all_contacts.lead_status,
+        all_contacts.original_source,
+        all_contacts.preferred_language,
+        all_contacts.customer_tier,
+        all_contacts.nps_score,
+        all_contacts.is_email_owner,
+        all_contacts.created_at,
+        all_contacts.updated_at
+    from dirty
+    left join all_contacts
+        on dirty.contact_id = all_contacts.contact_id
+
+),
+
+snapshot_companies as (
+
+    select * from {{ ref('stg_hubspot__contact_association_companies') }}
+    where is_primary
 
 ),
 
@@ -77,8 +192,12 @@ contacts_with_companies as (
         companies.company_name as primary_company_name,
         companies.number_of_employees as company_employees,
         coalesce(contacts.country, companies.country) as country_as_entered,
-        coalesce(companies.industry, contacts.industry) as industry_as_entered
+        coalesce(companies.industry, contacts.industry) as industry_as_entered,
+        snapshots.load_id as association_load_id,
+        companies.load_id as company_load_id
     from contacts
+    left join snapshots
+        on contacts.contact_id = snapshots.contact_id
     left join primary_companies
         on contacts.contact_id = primary_companies.contact_id
     left join companies
@@ -123,7 +242,13 @@ final as (
         contacts_with_companies.nps_score,
         contacts_with_companies.is_email_owner,
         contacts_with_companies.created_at,
-        contacts_with_companies.updated_at
+        contacts_with_companies.updated_at,
+        contacts_with_companies.association_load_id,
+        contacts_with_companies.company_load_id,
+        {{ sql_string(seeds_checksum) }} as seeds_checksum,
+        case
+            when contacts_with_companies.is_live then {{ run_stamp() }}
+        end as dbt_updated_at
     from contacts_with_companies
     left join country_regions
         on

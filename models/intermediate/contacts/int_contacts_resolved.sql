@@ -8,7 +8,8 @@
     Incremental: a run recomputes the contacts of loads newer than the newest
     it holds (`load_id`), the contacts those merged away, and every contact
     sharing an address (old or new) with one of them, since its owner may have
-    changed. Those no longer live are written with a null load_id, so
+    changed; the rows it writes are stamped `dbt_updated_at` for the models
+    downstream. Those no longer live are written with a null load_id, so
     delete+insert drops their old row, and the post-hook removes them (a full
     build leaves them out), as well as contacts gone from the raw table. So
     it always equals a full refresh.
@@ -177,7 +178,8 @@ final as (
         newsletter_signup_date,
         created_at,
         updated_at,
-        case when is_live then load_id end as load_id
+        case when is_live then load_id end as load_id,
+        {{ run_stamp() }} as dbt_updated_at
     from email_owners_ranked
     {% if not is_incremental() %}
     where is_live

@@ -1,28 +1,7 @@
 {#
     One row per live HubSpot contact (archived and merged-away records
     removed) with every feature segment rules use, as of the as-of date.
-    Incremental: every feature is computed for every contact, but a run
-    writes only the rows that differ from the table (new or changed), stamped
-    `dbt_updated_at`: writing the million rows was most of this model's
-    time. The post-hooks delete the contacts no longer live, and recompute
-    in place, for the other rows, the columns that move with the date alone
-    (as_of_date, days since the last engagement and purchase).
 #}
-{{
-    config(
-        materialized='incremental',
-        unique_key='contact_id',
-        incremental_strategy='replace_by_key',
-        on_schema_change='append_new_columns',
-        post_hook=[
-            "{{ delete_contacts_not_in(ref('int_contacts_joined_to_companies'),
-                'live.created_at < ' ~ as_of_end()) }}",
-            "{{ move_rows_to_as_of_date({
-                'days_since_last_engagement': 'last_engaged_at',
-                'days_since_last_purchase': 'last_purchase_at'}) }}",
-        ],
-    )
-}}
 
 with
 
@@ -142,46 +121,6 @@ final as (
     {#- Contacts created after the as-of date did not exist yet. #}
     where contacts.created_at < {{ as_of_end() }}
 
-),
-
-{% if is_incremental() %}
-
-recorded as (
-
-    select * from {{ this }}
-
-),
-
-changed as (
-
-    select final.*
-    from final
-    left join recorded
-        on final.contact_id = recorded.contact_id
-    where
-        {{ differs_from_this('final', 'recorded', [
-            'contact_id', 'dbt_updated_at', 'as_of_date',
-            'days_since_last_engagement', 'days_since_last_purchase']) }}
-
-),
-
-{% else %}
-
-changed as (
-
-    select * from final
-
-),
-
-{% endif %}
-
-stamped as (
-
-    select
-        *,
-        {{ run_stamp() }} as dbt_updated_at
-    from changed
-
 )
 
-select * from stamped
+select * from final

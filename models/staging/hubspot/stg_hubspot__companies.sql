@@ -14,6 +14,7 @@ renamed as (
     select
         ----------  ids
         cast(id as {{ dbt.type_string() }}) as company_id,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id,
 
         ----------  strings
         {{ hubspot_property(columns, 'name') }} as company_name,

@@ -15,7 +15,8 @@ renamed as (
 
     select
         cast(_dlt_id as {{ dbt.type_string() }}) as association_snapshot_id,
-        cast(contact_id as {{ dbt.type_string() }}) as contact_id
+        cast(contact_id as {{ dbt.type_string() }}) as contact_id,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id
     from source
 
 )
