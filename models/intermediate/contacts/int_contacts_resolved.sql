@@ -41,7 +41,9 @@ contact_merges as (
 
 {% if is_incremental() %}
 
-{%- set loaded_until = high_water_mark('load_id') %}
+{#- A table from before the stamps is recomputed whole, once, to stamp every row. #}
+{%- set loaded_until = high_water_mark('load_id')
+    if this_has_columns(['dbt_updated_at']) else sql_string('') %}
 
 changed_contacts as (
 
