@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import psycopg2
@@ -61,3 +62,27 @@ def test_postgres_metrics_equal_the_event_store(postgres_warehouse: Warehouse,
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     assert_metrics_match(rows, campaign_metrics(Path(shared_server.store)))
+
+
+def test_incremental_build_passes_on_postgres(postgres_warehouse: Warehouse,
+                                              shared_server: RunningServer,
+                                              postgres_server: PostgresServer) -> None:
+    """A second build a day later takes the incremental paths on PostgreSQL too: the
+    replace_by_key strategy, the stamps and the post-hook moving rows to the new as-of date."""
+    next_day = (dt.date.fromisoformat(portal_date(shared_server.store))
+                + dt.timedelta(days=1)).isoformat()
+    postgres_warehouse.dbt("build", "--exclude-resource-type", "unit_test", as_of=next_day,
+                           target="postgres")
+    results = postgres_warehouse.run_results("postgres")
+    failed = [(r["unique_id"], r["status"]) for r in results
+              if r["status"] not in ("success", "pass", "no-op")]
+    assert not failed
+    url = postgres_server.url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    with psycopg2.connect(url) as con, con.cursor() as cur:
+        cur.execute("select distinct as_of_date from marts.contact_segments "
+                    "union select distinct as_of_date from marts.sync_hubspot__contact_segments")
+        assert [row[0].isoformat() for row in cur.fetchall()] == [next_day]
+        cur.execute("select count(*) from marts.sync_hubspot__contact_segments")
+        synced = cur.fetchone()[0]
+        cur.execute("select count(*) from marts.dim_contacts")
+        assert synced == cur.fetchone()[0] > 0
