@@ -105,21 +105,22 @@
 {%- endmacro %}
 
 {#
-    The checksums of these seeds' files, joined: a model that stores it
-    on its rows can tell that a seed it uses changed since they were
-    computed. Empty while parsing and in unit tests.
+    A hash of a (small) relation's contents over `columns`, as a scalar
+    subquery: a model that stores it on its rows can tell that a seed it
+    reads changed since they were computed. It hashes the table as loaded,
+    not the CSV file, so editing a file without `dbt seed` changes nothing.
 #}
-{% macro seed_checksums(names) -%}
-    {%- if not execute or model.resource_type == 'unit_test' -%}
-        {{ return('') }}
-    {%- endif -%}
-    {%- set sums = [] -%}
-    {%- for name in names -%}
-        {%- set node = graph.nodes.get('seed.' ~ project_name ~ '.' ~ name) -%}
-        {%- if node is none -%}
-            {{ exceptions.raise_compiler_error("seed `" ~ name ~ "` not found") }}
-        {%- endif -%}
-        {%- do sums.append(node.checksum.checksum[:16]) -%}
+{% macro table_fingerprint(relation, columns) -%}
+    {%- set fields = [] -%}
+    {%- for column in columns -%}
+        {%- do fields.append("coalesce(cast(" ~ column ~ " as "
+            ~ dbt.type_string() ~ "), '')") -%}
+        {%- if not loop.last %}{% do fields.append("'|'") %}{% endif -%}
     {%- endfor -%}
-    {{ return(sums | join('-')) }}
+    {%- set row_text = dbt.concat(fields) -%}
+    (
+        select coalesce({{ dbt.hash(dbt.listagg(
+            row_text, "'~'", 'order by ' ~ row_text)) }}, '')
+        from {{ relation }}
+    )
 {%- endmacro %}

@@ -91,26 +91,23 @@
 {% endmacro %}
 
 {#
-    Every (contact, segment) pair whose rule is true, from the relation
-    `contacts` (a CTE over dim_contacts). One scan per segment; a rule is
-    wrapped in parentheses so `or` inside it cannot leak.
+    Every (contact, segment) pair of the relation `segmented` (rows of
+    int_contacts_segmented): its `;`-joined keys split into rows. The rules
+    are evaluated once, in int_contacts_segmented; the models that list
+    memberships read them from there, so they always agree with it.
 #}
-{% macro segment_members_sql(contacts) %}
-    {%- set definitions = segment_definitions() -%}
-    {%- for segment in definitions %}
+{% macro segment_memberships_sql(segmented) %}
     select
-        {{ contacts }}.contact_id,
-        cast({{ sql_string(segment.key) }} as {{ dbt.type_string() }})
-            as segment_key
-    from {{ contacts }}
-    where ({{ segment.rule }})
-    {% if not loop.last %}union all{% endif %}
-    {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as contact_id,
-        cast(null as {{ dbt.type_string() }}) as segment_key
-    where 1 = 0
-    {%- endfor %}
+        contact_id,
+        segment_key
+    from (
+        select
+            contact_id,
+            {{ unnest_split('segment_keys') }} as segment_key
+        from {{ segmented }}
+        where segment_keys != ''
+    ) as split_keys
+    where segment_key != ''
 {% endmacro %}
 
 
@@ -171,13 +168,12 @@
     select
         {{ flags }}.contact_id,
         {%- if numbered %}
-        {#- concat_ws skips nulls (DuckDB and PostgreSQL): '' when none. #}
-        concat_ws(
-            ';'
-            {%- for segment in numbered | sort(attribute='key') %},
-            case when is_member_{{ segment.n }} then {{ sql_string(segment.key) }} end
-            {%- endfor %}
-        ) as segment_keys,
+        {%- set keys = [] -%}
+        {%- for segment in numbered | sort(attribute='key') -%}
+            {%- do keys.append('case when is_member_' ~ segment.n ~ ' then '
+                ~ sql_string(segment.key) ~ ' end') -%}
+        {%- endfor %}
+        {{ join_non_null(keys, "';'") }} as segment_keys,
         case
             {%- for segment in numbered | sort(attribute='key')
                 | sort(attribute='priority') %}

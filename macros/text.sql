@@ -46,3 +46,22 @@
 {% macro default__sorted_listagg(column, delimiter) -%}
     {{ dbt.listagg(column, delimiter, 'order by ' ~ column) }}
 {%- endmacro %}
+
+{#
+    The non-null values of `expressions` (SQL strings) joined with
+    `delimiter`; '' when all are null. Dispatched: duckdb__ (concat_ws),
+    default__ (PostgreSQL: array_to_string over an array, since a function
+    call there takes at most 100 arguments and a project may declare more
+    segments than that).
+#}
+{% macro join_non_null(expressions, delimiter) -%}
+    {{ return(adapter.dispatch('join_non_null')(expressions, delimiter)) }}
+{%- endmacro %}
+
+{% macro duckdb__join_non_null(expressions, delimiter) -%}
+    concat_ws({{ delimiter }}, {{ expressions | join(', ') }})
+{%- endmacro %}
+
+{% macro default__join_non_null(expressions, delimiter) -%}
+    array_to_string(array[{{ expressions | join(', ') }}], {{ delimiter }})
+{%- endmacro %}

@@ -12,7 +12,8 @@
     newer load (`association_load_id`), those whose company came in a newer
     load, was archived or vanished (`company_load_id`), and those whose
     snapshot vanished; every contact when a seed it uses changed
-    (`seeds_checksum`). Each recomputed contact's row is replaced, or
+    (`seeds_checksum`, a hash of the seed tables as loaded). Each
+    recomputed contact's row is replaced, or
     deleted when it is no longer live (replace_by_key's tombstones).
 #}
 {{
@@ -24,8 +25,6 @@
     )
 }}
 
-{%- set seeds_checksum = seed_checksums(
-    ['country_regions', 'industry_groups', 'company_size_bands']) %}
 {#- A table built before these columns existed is rebuilt whole, once. #}
 {%- set incremental = is_incremental() and this_has_columns(
     ['association_load_id', 'company_load_id', 'seeds_checksum']) %}
@@ -48,6 +47,24 @@ companies as (
 
     select * from {{ ref('stg_hubspot__companies') }}
     where not is_archived
+
+),
+
+seed_fingerprint as (
+
+    {#- The seeds as loaded: a change recomputes every contact. #}
+    select
+        {{ dbt.concat([
+            table_fingerprint(ref('country_regions'),
+                ['country_alias', 'country_code', 'country_name', 'region']),
+            "'-'",
+            table_fingerprint(ref('industry_groups'),
+                ['industry', 'industry_group']),
+            "'-'",
+            table_fingerprint(ref('company_size_bands'),
+                ['company_size_band', 'min_employees', 'max_employees',
+                 'band_order']),
+        ]) }} as seeds_checksum
 
 ),
 
@@ -79,11 +96,12 @@ dirty as (
         on recorded.primary_company_id = companies.company_id
     left join snapshots
         on recorded.contact_id = snapshots.contact_id
+    cross join seed_fingerprint
     where
         companies.load_id > {{ high_water_mark('company_load_id') }}
         or (recorded.company_load_id is not null and companies.company_id is null)
         or (recorded.association_load_id is not null and snapshots.contact_id is null)
-        or recorded.seeds_checksum != {{ sql_string(seeds_checksum) }}
+        or recorded.seeds_checksum != seed_fingerprint.seeds_checksum
     union
     {#- Contacts gone from int_contacts_resolved: tombstones only. #}
     select recorded.contact_id
@@ -245,11 +263,12 @@ final as (
         contacts_with_companies.updated_at,
         contacts_with_companies.association_load_id,
         contacts_with_companies.company_load_id,
-        {{ sql_string(seeds_checksum) }} as seeds_checksum,
+        seed_fingerprint.seeds_checksum,
         case
             when contacts_with_companies.is_live then {{ run_stamp() }}
         end as dbt_updated_at
     from contacts_with_companies
+    cross join seed_fingerprint
     left join country_regions
         on
             lower(trim(contacts_with_companies.country_as_entered))

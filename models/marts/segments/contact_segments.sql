@@ -1,9 +1,9 @@
 {#
     Who is in which segment today: one row per (contact, segment) whose
-    rule is true for the contact's row in dim_contacts. The rules are the
-    `meta.segments` entries of the `segments` model; `is_primary_segment`
-    marks each contact's highest-priority segment (lowest priority number,
-    then key), as int_contacts_segmented picked it. Since when a contact is
+    rule is true for the contact's row in dim_contacts, as
+    int_contacts_segmented evaluated the rules (the `meta.segments` entries
+    of the `segments` model); `is_primary_segment` marks each contact's
+    highest-priority segment (lowest priority number, then key). Since when a contact is
     in a segment: the open interval in segment_membership_history.
     Incremental: a run rewrites the rows of the contacts whose segment set
     changed since it last ran (int_contacts_segmented's stamps), of contacts
@@ -26,6 +26,7 @@ segmented as (
 
     select
         contact_id,
+        segment_keys,
         primary_segment_key,
         dbt_updated_at
     from {{ ref('int_contacts_segmented') }}
@@ -77,12 +78,12 @@ dirty as (
 
 ),
 
-contacts as (
+segmented_dirty as (
 
-    select dim_contacts.*
-    from {{ ref('dim_contacts') }} as dim_contacts
+    select segmented.*
+    from segmented
     inner join dirty
-        on dim_contacts.contact_id = dirty.contact_id
+        on segmented.contact_id = dirty.contact_id
 
 ),
 
@@ -95,9 +96,9 @@ dirty as (
 
 ),
 
-contacts as (
+segmented_dirty as (
 
-    select * from {{ ref('dim_contacts') }}
+    select * from segmented
 
 ),
 
@@ -119,7 +120,7 @@ tombstones as (
 
 members as (
 
-    {{ segment_members_sql('contacts') }}
+    {{ segment_memberships_sql('segmented_dirty') }}
 
 ),
 
@@ -137,7 +138,7 @@ members_defined as (
     from members
     inner join definitions
         on members.segment_key = definitions.segment_key
-    inner join segmented
+    inner join segmented_dirty as segmented
         on members.contact_id = segmented.contact_id
 
 ),
