@@ -112,16 +112,14 @@ dirty as (
 
 ),
 
-{% else %}
+{% elif is_incremental() %}
 
 dirty as (
 
+    {#- Upgrading a table without the columns: all, and its gone contacts. #}
     select contact_id from all_contacts
-    {%- if is_incremental() %}
-    {#- Upgrading a table without the columns: its gone contacts go too. #}
     union
     select contact_id from {{ this }}
-    {%- endif %}
 
 ),
 
@@ -135,7 +133,11 @@ contacts as (
         stamp, a tombstone that replace_by_key turns into a delete.
     #}
     select
+        {% if is_incremental() -%}
         dirty.contact_id,
+        {%- else -%}
+        all_contacts.contact_id,
+        {%- endif %}
         all_contacts.contact_id is not null as is_live,
         all_contacts.primary_company_id,
         all_contacts.email,
@@ -156,9 +158,13 @@ contacts as (
         all_contacts.is_email_owner,
         all_contacts.created_at,
         all_contacts.updated_at
+    {% if is_incremental() -%}
     from dirty
     left join all_contacts
         on dirty.contact_id = all_contacts.contact_id
+    {%- else -%}
+    from all_contacts
+    {%- endif %}
 
 ),
 
