@@ -11,9 +11,7 @@
 #}
 {% macro high_water_mark(column) -%}
     {%- if execute and model.resource_type != 'unit_test' -%}
-        {%- set existing = adapter.get_columns_in_relation(this)
-            | map(attribute='name') | map('lower') | list -%}
-        {%- if column | lower not in existing -%}
+        {%- if not this_has_columns([column]) -%}
             {{ return(sql_string('')) }}
         {%- endif -%}
         {%- set value = run_query(
@@ -46,10 +44,8 @@
 #}
 {% macro stamped_since_last_run(column) -%}
     {%- if execute and model.resource_type != 'unit_test' -%}
-        {%- set existing = adapter.get_columns_in_relation(this)
-            | map(attribute='name') | map('lower') | list -%}
         {%- set last = none -%}
-        {%- if 'dbt_updated_at' in existing -%}
+        {%- if this_has_columns(['dbt_updated_at']) -%}
             {%- set last = run_query(
                 'select max(dbt_updated_at) from ' ~ this
             ).columns[0].values()[0] -%}
@@ -101,7 +97,7 @@
     {%- endif -%}
     {%- set existing = adapter.get_columns_in_relation(this)
         | map(attribute='name') | map('lower') | list -%}
-    {{ return(names | reject('in', existing) | list | length == 0) }}
+    {{ return(names | map('lower') | reject('in', existing) | list | length == 0) }}
 {%- endmacro %}
 
 {#

@@ -110,12 +110,6 @@ class Warehouse:
         finally:
             con.close()
 
-    @staticmethod
-    def _stamped(con: Any, schema: str, table: str) -> bool:
-        return bool(con.execute(
-            "select count(*) from information_schema.columns where table_schema = ? "
-            "and table_name = ? and column_name = 'dbt_updated_at'", [schema, table]).fetchone()[0])
-
     def schema_contents(self, schema: str) -> dict[str, list[tuple[Any, ...]]]:
         """Every table of `schema`, rows sorted: for comparing two warehouses.
 
@@ -128,8 +122,7 @@ class Warehouse:
                 "select table_name from information_schema.tables "
                 "where table_schema = ? and table_type = 'BASE TABLE'", [schema]).fetchall()]
             return {t: sorted(con.execute(
-                f"select * exclude (dbt_updated_at) from {schema}.{t}" if self._stamped(
-                    con, schema, t) else f"select * from {schema}.{t}").fetchall(), key=repr)
-                for t in tables}
+                f"select columns(lambda c: c != 'dbt_updated_at') from {schema}.{t}"
+            ).fetchall(), key=repr) for t in tables}
         finally:
             con.close()

@@ -195,6 +195,7 @@ company_size_bands as (
 
 primary_companies as (
 
+    {#- Only for the contacts computed: a few thousand on a day, not all. #}
     select
         snapshots.contact_id,
         min(snapshot_companies.company_id) as company_id
@@ -203,6 +204,8 @@ primary_companies as (
         on
             snapshot_companies.association_snapshot_id
             = snapshots.association_snapshot_id
+    inner join contacts
+        on snapshots.contact_id = contacts.contact_id
     group by 1
 
 ),

@@ -91,38 +91,40 @@ current_members as (
 
 ),
 
+dirty_intervals as (
+
+    select recorded.*
+    from {{ this }} as recorded
+    inner join dirty
+        on recorded.contact_id = dirty.contact_id
+
+),
+
 recorded_before as (
 
     {#- Intervals that were open on the day before the as-of date. #}
     select
-        recorded.membership_id,
-        recorded.contact_id,
-        recorded.segment_key,
-        recorded.valid_from,
-        recorded.valid_to
-    from {{ this }} as recorded
-    inner join dirty
-        on recorded.contact_id = dirty.contact_id
+        membership_id,
+        contact_id,
+        segment_key,
+        valid_from,
+        valid_to
+    from dirty_intervals
     where
-        recorded.valid_from < {{ as_of_date() }}
-        and (
-            recorded.valid_to is null
-            or recorded.valid_to >= {{ as_of_date() }}
-        )
+        valid_from < {{ as_of_date() }}
+        and (valid_to is null or valid_to >= {{ as_of_date() }})
 
 ),
 
 recorded_today as (
 
     select
-        recorded.membership_id,
-        recorded.contact_id,
-        recorded.segment_key,
-        recorded.valid_from
-    from {{ this }} as recorded
-    inner join dirty
-        on recorded.contact_id = dirty.contact_id
-    where recorded.valid_from = {{ as_of_date() }}
+        membership_id,
+        contact_id,
+        segment_key,
+        valid_from
+    from dirty_intervals
+    where valid_from = {{ as_of_date() }}
 
 ),
 
