@@ -4,18 +4,30 @@
     grouping the strings, and only the values whose hash occurs more than once
     are then grouped as strings. Every duplicate shares its hash, so none is
     missed; two distinct values that collide are compared and not reported.
+    With `stamp` (the column saying when each row was written), only the
+    values of the rows written since the test last passed are looked for, in
+    the whole table (macros/test_watermarks.sql).
 #}
-{% test unique_by_hash(model, column_name) %}
+{% test unique_by_hash(model, column_name, stamp=none) %}
 
 with
 
-hashes_seen_twice as (
+hashes_to_check as (
 
+    {%- if stamp %}
+    select distinct {{ fast_hash(column_name) }} as value_hash
+    from {{ model }}
+    where
+        {{ column_name }} is not null
+        and {{ written_since_verified(stamp, test_watermark_key(
+            model.identifier, column_name, 'unique_by_hash')) }}
+    {%- else %}
     select {{ fast_hash(column_name) }} as value_hash
     from {{ model }}
     where {{ column_name }} is not null
     group by {{ fast_hash(column_name) }}
     having count(*) > 1
+    {%- endif %}
 
 )
 
@@ -25,7 +37,7 @@ select
 from {{ model }}
 where
     {{ fast_hash(column_name) }} in (
-        select hashes_seen_twice.value_hash from hashes_seen_twice
+        select hashes_to_check.value_hash from hashes_to_check
     )
 group by {{ column_name }}
 having count(*) > 1

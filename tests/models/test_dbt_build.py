@@ -10,6 +10,7 @@ below compare the warehouse with independent answers.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -138,22 +139,43 @@ def test_messages_belong_to_the_owner_of_their_address_after_it_changed(flow: Fl
     assert not {changes.archived_owner, changes.merged_away} & live
 
 
-def test_unique_by_hash_reports_a_duplicated_event_id(flow: Flow, tmp_path: Path) -> None:
-    """The hashed uniqueness test (macros/generic_tests/unique_by_hash.sql) fails on one
-    duplicated event id, as dbt's `unique` would."""
+def test_uniqueness_is_checked_on_the_rows_written_since_it_last_passed(flow: Flow,
+                                                                        tmp_path: Path) -> None:
+    """The hashed uniqueness test on fct_email_events (macros/generic_tests/unique_by_hash.sql)
+    looks for the ids of the rows written since it last passed (macros/test_watermarks.sql):
+    a duplicate written later fails it, and keeps failing it, since a failing test records no
+    pass. A duplicate planted among rows already verified is the documented blind spot, which
+    var verify_all_rows closes."""
     copy = Warehouse(tmp_path / "duplicated")
     flow.warehouse.copy_to(copy)
-    con = duckdb.connect(str(marts_path(copy.duckdb)))
-    try:
-        con.execute("insert into marts.fct_email_events "
-                    "select * from marts.fct_email_events order by event_id limit 1")
-    finally:
-        con.close()
-    result = copy.dbt("test", "--select", "fct_email_events,test_name:unique_by_hash",
-                      as_of=flow.days[1].as_of, check=False)
-    assert result.returncode == 1, result.stdout[-3000:]
-    [outcome] = [r for r in copy.run_results() if r["unique_id"].startswith("test.")]
-    assert (outcome["status"], outcome["failures"]) == ("fail", 1)
+    [(verified_at, newest_row)] = copy.query(
+        "select max(verified_at), (select max(dbt_updated_at) from marts.fct_email_events) "
+        "from main.test_watermarks where test_key = 'fct_email_events.event_id.unique_by_hash'")
+    assert verified_at >= newest_row  # day 2's build recorded its pass
+
+    def duplicate(offset: int, stamp: dt.datetime | None) -> None:
+        con = duckdb.connect(str(marts_path(copy.duckdb)))
+        try:
+            con.execute("insert into marts.fct_email_events select * replace "
+                        "(coalesce(?, dbt_updated_at) as dbt_updated_at) "
+                        "from marts.fct_email_events order by event_id limit 1 offset ?",
+                        [stamp, offset])
+        finally:
+            con.close()
+
+    def failures(**dbt_vars: Any) -> int:
+        result = copy.dbt("test", "--select", "fct_email_events,test_name:unique_by_hash",
+                          as_of=flow.days[1].as_of, check=False, **dbt_vars)
+        [outcome] = [r for r in copy.run_results() if r["unique_id"].startswith("test.")]
+        assert result.returncode == (outcome["failures"] > 0), result.stdout[-3000:]
+        return int(outcome["failures"])
+
+    duplicate(0, None)  # keeps the stamp of a row verified on day 2
+    assert failures() == 0
+    assert failures(verify_all_rows=True) == 1
+    duplicate(1, dt.datetime.now(dt.UTC).replace(tzinfo=None))  # written after the pass
+    assert failures() == 1
+    assert failures() == 1  # the failing run recorded no pass
 
 
 def test_segment_history_records_who_entered_and_left(flow: Flow) -> None:

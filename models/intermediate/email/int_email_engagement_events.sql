@@ -88,7 +88,8 @@ engagement_events as (
         events.event_type,
         events.url,
         events.event_at,
-        sends.last_load_id
+        sends.last_load_id,
+        {{ run_stamp() }} as dbt_updated_at
     from events
     inner join sends
         on events.sent_by_event_id = sends.send_id
@@ -109,7 +110,8 @@ final as (
         cast(null as {{ dbt.type_string() }}) as event_type,
         cast(null as {{ dbt.type_string() }}) as url,
         cast(null as {{ dbt.type_timestamp() }}) as event_at,
-        cast(null as {{ dbt.type_string() }}) as last_load_id
+        cast(null as {{ dbt.type_string() }}) as last_load_id,
+        {{ run_stamp() }} as dbt_updated_at
     from sends
     {% endif %}
 

@@ -99,7 +99,8 @@ final as (
         min(case when event_type = 'OPEN' then event_at end)
             as first_open_event_at,
         min(case when event_type = 'CLICK' then event_at end)
-            as first_clicked_at
+            as first_clicked_at,
+        {{ run_stamp() }} as dbt_updated_at
     from events_classified
     group by 1
 

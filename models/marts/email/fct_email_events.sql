@@ -121,7 +121,8 @@ final as (
         open_duration_ms,
         is_filtered,
         event_at,
-        sent_by_event_at
+        sent_by_event_at,
+        {{ run_stamp() }} as dbt_updated_at
     from deduplicated_events
 
 )

@@ -156,7 +156,8 @@ final as (
                     'first_open_event_at', 'first_clicked_at') }}
         end as first_opened_at,
         case when is_delivered then first_clicked_at end as first_clicked_at,
-        last_load_id
+        last_load_id,
+        {{ run_stamp() }} as dbt_updated_at
     from sends_joined
 
 )

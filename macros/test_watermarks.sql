@@ -1,0 +1,91 @@
+{#
+    Tests that check only what changed. A big incremental model's uniqueness
+    test need not re-read the 20M rows it verified yesterday: given that
+    every row was unique when the test last passed, a duplicate now needs a
+    row written since, so the test checks the values of the rows stamped
+    (`dbt_updated_at`) after that pass against the whole table. A test opts
+    in with the argument `stamp` (unique_by_hash). The passes are recorded
+    per test in test_watermarks by on-run-end; a failing test records
+    nothing, so it keeps failing until the rows are fixed. No pass yet, or
+    var verify_all_rows: the whole table. Sound only for properties of a
+    row or of a key's rows (unique, not null), never for relationships.
+#}
+
+{% macro test_watermarks_relation() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=target.schema,
+        identifier='test_watermarks')) }}
+{%- endmacro %}
+
+{#- on-run-start: the table exists before any test reads it. #}
+{% macro create_test_watermarks() %}
+    {%- if target.name != 'lint' %}
+    create table if not exists {{ test_watermarks_relation() }} (
+        test_key {{ dbt.type_string() }} not null,
+        verified_at {{ dbt.type_timestamp() }} not null
+    )
+    {%- else %}
+    select 1
+    {%- endif %}
+{% endmacro %}
+
+{#- A scoped test's key: tested model, column and test name. #}
+{% macro test_watermark_key(model_name, column_name, test_name) -%}
+    {{ return(model_name ~ '.' ~ column_name ~ '.' ~ test_name) }}
+{%- endmacro %}
+
+{#
+    A condition true for the rows of a scoped test's model written after the
+    test last passed (every row when it never passed, or with var
+    verify_all_rows). Rows without a stamp were written before the column
+    existed, so before the pass that followed.
+#}
+{% macro written_since_verified(stamp, test_key) -%}
+    {%- if var('verify_all_rows') -%}
+    1 = 1
+    {%- else -%}
+    {%- set verified_at -%}
+    (
+        select max(verified_at) from {{ test_watermarks_relation() }}
+        where test_key = {{ sql_string(test_key) }}
+    )
+    {%- endset -%}
+    ({{ verified_at }} is null or {{ stamp }} > {{ verified_at }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    on-run-end: every scoped test that passed in this invocation moves its
+    mark to the invocation's start, the stamp of every row it wrote, so
+    the rows a model wrote in this run are never taken as verified before
+    its test ran.
+#}
+{% macro record_test_watermarks(results) %}
+    {%- set keys = [] -%}
+    {%- if execute and target.name != 'lint' -%}
+        {%- for result in results -%}
+            {%- set node = result.node -%}
+            {%- set metadata = node.test_metadata
+                if node.resource_type == 'test' else none -%}
+            {%- if result.status == 'pass' and metadata
+                and metadata.kwargs.get('stamp') -%}
+                {%- set tested = graph.nodes.get(node.attached_node) -%}
+                {%- do keys.append(test_watermark_key(
+                    tested.alias, metadata.kwargs.get('column_name'),
+                    metadata.name)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if keys %}
+    {%- set listed = [] -%}
+    {%- for key in keys -%}{%- do listed.append(sql_string(key)) -%}{%- endfor %}
+    delete from {{ test_watermarks_relation() }}
+    where test_key in ({{ listed | join(', ') }});
+    insert into {{ test_watermarks_relation() }} (test_key, verified_at)
+    {%- for key in keys %}
+    {{ 'values' if loop.first else ',' }} ({{ sql_string(key) }}, {{ run_stamp() }})
+    {%- endfor %}
+    {%- else %}
+    select 1
+    {%- endif %}
+{% endmacro %}
