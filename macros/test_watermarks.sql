@@ -35,23 +35,19 @@
 {%- endmacro %}
 
 {#
-    A condition true for the rows of a scoped test's model written after the
-    test last passed (every row when it never passed, or with var
-    verify_all_rows). Rows without a stamp were written before the column
-    existed, so before the pass that followed.
+    When a scoped test last passed, read as the test runs: none when it never
+    passed (or with var verify_all_rows), so the test checks every row the
+    cheapest way for all of them.
 #}
-{% macro written_since_verified(stamp, test_key) -%}
-    {%- if var('verify_all_rows') -%}
-    1 = 1
-    {%- else -%}
-    {%- set verified_at -%}
-    (
-        select max(verified_at) from {{ test_watermarks_relation() }}
-        where test_key = {{ sql_string(test_key) }}
-    )
-    {%- endset -%}
-    ({{ verified_at }} is null or {{ stamp }} > {{ verified_at }})
+{% macro test_verified_at(test_key) -%}
+    {%- if not execute or var('verify_all_rows') -%}
+        {{ return(none) }}
     {%- endif -%}
+    {%- set verified_at = run_query(
+        'select max(verified_at) from ' ~ test_watermarks_relation()
+        ~ ' where test_key = ' ~ sql_string(test_key)
+    ).columns[0].values()[0] -%}
+    {{ return(verified_at) }}
 {%- endmacro %}
 
 {#-

@@ -10,17 +10,19 @@
 #}
 {% test unique_by_hash(model, column_name, stamp=none) %}
 
+{%- set verified_at = test_verified_at(test_watermark_key(
+    model.identifier, column_name, 'unique_by_hash')) if stamp else none %}
+
 with
 
 hashes_to_check as (
 
-    {%- if stamp %}
+    {%- if verified_at is not none %}
     select distinct {{ fast_hash(column_name) }} as value_hash
     from {{ model }}
     where
         {{ column_name }} is not null
-        and {{ written_since_verified(stamp, test_watermark_key(
-            model.identifier, column_name, 'unique_by_hash')) }}
+        and {{ stamp }} > cast('{{ verified_at }}' as {{ dbt.type_timestamp() }})
     {%- else %}
     select {{ fast_hash(column_name) }} as value_hash
     from {{ model }}
