@@ -86,3 +86,10 @@ def test_incremental_build_passes_on_postgres(postgres_warehouse: Warehouse,
         synced = cur.fetchone()[0]
         cur.execute("select count(*) from marts.dim_contacts")
         assert synced == cur.fetchone()[0] > 0
+        # Both builds' scoped uniqueness tests passed and recorded it (the hook's writes are
+        # committed on PostgreSQL): the next build checks only rows written after this one.
+        cur.execute("select count(*), min(verified_at) from public.test_watermarks")
+        scoped, verified_at = cur.fetchone()
+        cur.execute("select max(dbt_updated_at) from marts.fct_email_events")
+        assert scoped == 6
+        assert verified_at >= cur.fetchone()[0]
