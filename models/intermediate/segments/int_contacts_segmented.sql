@@ -86,13 +86,6 @@ changed as (
 
 ),
 
-gone as (
-
-    select * from sets
-    where 1 = 0
-
-),
-
 {% endif %}
 
 final as (
@@ -104,6 +97,7 @@ final as (
         cast(segment_count as {{ dbt.type_bigint() }}) as segment_count,
         {{ run_stamp() }} as dbt_updated_at
     from changed
+    {% if is_incremental() %}
     union all
     select
         contact_id,
@@ -112,6 +106,7 @@ final as (
         cast(segment_count as {{ dbt.type_bigint() }}) as segment_count,
         cast(null as timestamp) as dbt_updated_at
     from gone
+    {% endif %}
 
 )
 

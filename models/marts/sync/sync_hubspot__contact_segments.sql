@@ -25,14 +25,16 @@ segmented as (
 
 ),
 
-{% if is_incremental() %}
-
 changed as (
 
     select * from segmented
+    {% if is_incremental() %}
     where {{ stamped_since_last_run('dbt_updated_at') }}
+    {% endif %}
 
 ),
+
+{% if is_incremental() %}
 
 gone as (
 
@@ -41,21 +43,6 @@ gone as (
     left join segmented
         on recorded.contact_id = segmented.contact_id
     where segmented.contact_id is null
-
-),
-
-{% else %}
-
-changed as (
-
-    select * from segmented
-
-),
-
-gone as (
-
-    select contact_id from segmented
-    where 1 = 0
 
 ),
 
@@ -71,6 +58,7 @@ final as (
         {{ as_of_date() }} as as_of_date,
         {{ run_stamp() }} as dbt_updated_at
     from changed
+    {% if is_incremental() %}
     union all
     {#- Tombstones: replace_by_key deletes these contacts' rows. #}
     select
@@ -81,6 +69,7 @@ final as (
         {{ as_of_date() }} as as_of_date,
         cast(null as timestamp) as dbt_updated_at
     from gone
+    {% endif %}
 
 )
 
