@@ -5,7 +5,7 @@ Sources, highest priority first:
 1. explicit overrides (command-line options such as `--base-url`, `--tier`);
 2. the hubseg environment variables: `HUBSPOT_BASE_URL`, `HUBSPOT_ACCESS_TOKEN`,
    `HUBSPOT_API_VERSION`, `HUBSPOT_TIER`, `HUBSEG_WAREHOUSE`, `HUBSEG_DESTINATION`,
-   `HUBSEG_DLT_DIR`;
+   `HUBSEG_DLT_DIR`, `HUBSEG_DBT_MEMORY_LIMIT`;
 3. dlt's own providers, read from the working directory: dlt-style environment variables
    (`SOURCES__HUBSPOT__TIER`), `.dlt/secrets.toml` (git-ignored; the token) and
    `.dlt/config.toml` (committed; everything else), under `[sources.hubspot]` and `[hubseg]`;
@@ -34,6 +34,8 @@ SYNC_SECTION = "hubseg.sync"
 TIERS = ("starter", "pro", "enterprise", "custom", "unlimited")
 OBJECT_TYPES = ("contacts", "companies", "deals")
 _API_VERSION = re.compile(r"^(v3|\d{4}-\d{2})$")
+# What DuckDB's `memory_limit` accepts: a positive amount in bytes' units, or a share of RAM.
+_MEMORY_LIMIT = re.compile(r"^\s*\d*\.?\d+\s*(%|b|bytes|[kmgt]i?b?)\s*$", re.IGNORECASE)
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -114,6 +116,10 @@ class WarehouseSettings:
     path: Path = DEFAULT_WAREHOUSE  # the DuckDB file; other destinations use dlt's credentials
     dlt_dir: Path = DEFAULT_DLT_DIR  # dlt's pipeline working state (git-ignored)
     dataset_name: str = "hubspot"  # = the dbt source schema
+    # DuckDB's memory cap while dbt builds (profiles.yml reads HUBSEG_DBT_MEMORY_LIMIT, which
+    # the nightly sets from here): "" keeps DuckDB's default, 80% of RAM. A `large` portal's
+    # full build peaks near 11 GB uncapped; capped, its big joins spill to disk instead.
+    dbt_memory_limit: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ _WAREHOUSE_SOURCES: dict[str, _Source] = {
     "destination": _Source("HUBSEG_DESTINATION", f"{HUBSEG_SECTION}.destination"),
     "path": _Source("HUBSEG_WAREHOUSE", f"{HUBSEG_SECTION}.warehouse"),
     "dlt_dir": _Source("HUBSEG_DLT_DIR", f"{HUBSEG_SECTION}.dlt_dir"),
+    "dbt_memory_limit": _Source("HUBSEG_DBT_MEMORY_LIMIT", f"{HUBSEG_SECTION}.dbt_memory_limit"),
 }
 
 
@@ -279,6 +286,10 @@ def _validate(config: HubsegConfig) -> None:
         raise ConfigError("index_lag_seconds must not be negative")
     if not 1 <= ext.association_batch_size <= 1000:
         raise ConfigError("association_batch_size must be within 1..1000 (HubSpot's maximum)")
+    limit = config.warehouse.dbt_memory_limit
+    if limit and not _MEMORY_LIMIT.match(limit):
+        raise ConfigError(f"dbt_memory_limit (HUBSEG_DBT_MEMORY_LIMIT) must be an amount such as "
+                          f"\"4GB\", \"512MB\" or \"50%\" of RAM, not {limit!r}")
     _validate_sync(config.sync)
 
 

@@ -126,6 +126,7 @@ def nightly_command(
     except ConfigError as exc:
         err.print(f"[bold red]hubseg nightly: configuration error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_CONFIG) from None
+    options.dbt_memory_limit = config.warehouse.dbt_memory_limit
     layout = resolve_layout(config.warehouse.path, published=published, project_dir=project_dir)
     token = config.hubspot.access_token.reveal()
 

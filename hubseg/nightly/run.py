@@ -62,6 +62,8 @@ class NightlyOptions:
     # every night makes dbt re-parse the whole project; an env var re-parses only the models
     # that use it (macros/as_of_date.sql).
     as_of_date: str | None = None
+    # DuckDB's memory cap for the dbt step (config `dbt_memory_limit`); "" = DuckDB's default.
+    dbt_memory_limit: str = ""
 
 
 def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, ...] = (),
@@ -77,7 +79,7 @@ def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, 
         history.begin(layout.working, record)
         ctx = StepContext(
             run_id=record.run_id, layout=layout, redact=Redactor(secrets),
-            env=_child_env(layout, record.run_id, env, options.as_of_date), dry_run=options.dry_run,
+            env=_child_env(layout, record.run_id, env, options), dry_run=options.dry_run,
             full_refresh=options.full_refresh, dbt_vars=options.dbt_vars)
         try:
             _run_steps(record, ctx, options.steps, on_start, on_step)
@@ -89,13 +91,16 @@ def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, 
 
 
 def _child_env(layout: Layout, run_id: str, env: dict[str, str] | None,
-               as_of_date: str | None) -> dict[str, str]:
-    """Every step works on the working warehouse and knows the run id."""
+               options: NightlyOptions) -> dict[str, str]:
+    """Every step works on the working warehouse and knows the run id; dbt reads the as-of
+    date and its memory cap from the environment (macros/as_of_date.sql, profiles.yml)."""
     child = {**(env if env is not None else os.environ), "HUBSEG_WAREHOUSE": str(layout.working),
              "HUBSEG_RUN_ID": run_id, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
              "COLUMNS": "250"}  # steps print through rich: no wrapping of their summary lines
-    if as_of_date:
-        child["HUBSEG_AS_OF_DATE"] = as_of_date
+    if options.as_of_date:
+        child["HUBSEG_AS_OF_DATE"] = options.as_of_date
+    if options.dbt_memory_limit:
+        child["HUBSEG_DBT_MEMORY_LIMIT"] = options.dbt_memory_limit
     return child
 
 

@@ -95,10 +95,10 @@ def offline_env(root: Path) -> dict[str, str]:
             "HUBSEG_PUBLISHED": str(layout.published), "HUBSEG_RUNS_DIR": str(layout.runs_dir)}
 
 
-def run_nightly_cli(root: Path, *args: str, timeout: float = 120
+def run_nightly_cli(root: Path, *args: str, timeout: float = 120, **env: str
                     ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hubseg", "nightly", *args], cwd=REPO,
-                          env=offline_env(root), text=True, capture_output=True,
+                          env={**offline_env(root), **env}, text=True, capture_output=True,
                           timeout=timeout, check=False)
 
 

@@ -149,7 +149,8 @@ def test_the_token_never_prints_or_pickles() -> None:
 
 def test_configuration_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     """Overrides beat hubseg env vars, which beat dlt's env form, which beats config.toml."""
-    for name in ("HUBSPOT_BASE_URL", "HUBSPOT_TIER", "HUBSEG_WAREHOUSE"):
+    for name in ("HUBSPOT_BASE_URL", "HUBSPOT_TIER", "HUBSEG_WAREHOUSE",
+                 "HUBSEG_DBT_MEMORY_LIMIT", "HUBSEG__DBT_MEMORY_LIMIT"):
         monkeypatch.delenv(name, raising=False)
     assert load_config().hubspot.base_url == "https://api.hubapi.com"  # .dlt/config.toml
     monkeypatch.setenv("SOURCES__HUBSPOT__TIER", "starter")
@@ -161,6 +162,11 @@ def test_configuration_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_config().hubspot.tier == "enterprise"
     assert load_config().warehouse.path == Path("elsewhere/hubseg.duckdb")
     assert load_config(tier="custom", per_ten_seconds=10).hubspot.tier == "custom"
+    assert load_config().warehouse.dbt_memory_limit == ""  # DuckDB's default
+    monkeypatch.setenv("HUBSEG__DBT_MEMORY_LIMIT", "50%")
+    assert load_config().warehouse.dbt_memory_limit == "50%"
+    monkeypatch.setenv("HUBSEG_DBT_MEMORY_LIMIT", "4GB")
+    assert load_config().warehouse.dbt_memory_limit == "4GB"
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -168,6 +174,8 @@ def test_configuration_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     ({"api_version": "v4"}, "api_version"),
     ({"base_url": "api.hubapi.com"}, "http"),
     ({"max_url_chars": "lots"}, "not a valid int"),
+    ({"dbt_memory_limit": "lots"}, "dbt_memory_limit .* must be an amount"),
+    ({"dbt_memory_limit": "4"}, "dbt_memory_limit .* must be an amount"),  # 4 what?
 ])
 def test_bad_configuration_says_what_is_wrong(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

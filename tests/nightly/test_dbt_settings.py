@@ -1,0 +1,26 @@
+"""The nightly hands dbt its DuckDB memory cap (`[hubseg] dbt_memory_limit`), and refuses a
+cap DuckDB would not understand before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hubseg.nightly.local import local_layout
+from hubseg.nightly.run import NightlyOptions, _child_env
+from hubseg.nightly.steps import EXIT_CONFIG
+from tests.nightly.conftest import run_nightly_cli
+
+
+def test_the_configured_cap_reaches_the_steps_environment(tmp_path: Path) -> None:
+    layout = local_layout(tmp_path)
+    capped = _child_env(layout, "run-1", {}, NightlyOptions(dbt_memory_limit="2GB"))
+    assert capped["HUBSEG_DBT_MEMORY_LIMIT"] == "2GB"  # profiles.yml reads it
+    assert "HUBSEG_DBT_MEMORY_LIMIT" not in _child_env(layout, "run-1", {}, NightlyOptions())
+
+
+def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: Path) -> None:
+    result = run_nightly_cli(tmp_path, HUBSEG_DBT_MEMORY_LIMIT="lots")
+    assert result.returncode == EXIT_CONFIG
+    assert "dbt_memory_limit (HUBSEG_DBT_MEMORY_LIMIT) must be an amount" in " ".join(
+        result.stderr.split())
+    assert not local_layout(tmp_path).last_run.exists()  # no run was started
