@@ -9,6 +9,12 @@
     nothing, so it keeps failing until the rows are fixed. No pass yet, or
     var verify_all_rows: the whole table. Sound only for properties of a
     row or of a key's rows (unique, not null), never for relationships.
+    Not recorded: a pass under --empty (it read no rows) or one that found
+    rows under a threshold. Not used: a mark no earlier than this
+    invocation's start (a clock behind another host's, or an invocation that
+    overlapped this one), which checks the whole table instead. A table
+    copied in with older stamps (`dbt clone`, or read through `--defer`) is
+    not known to the mark: verify_all_rows checks it.
 #}
 
 {% macro test_watermarks_relation() -%}
@@ -29,9 +35,10 @@
     {%- endif %}
 {% endmacro %}
 
-{#- A scoped test's key: tested model, column and test name. #}
-{% macro test_watermark_key(model_name, column_name, test_name) -%}
-    {{ return(model_name ~ '.' ~ column_name ~ '.' ~ test_name) }}
+{#- A scoped test's key: the tested relation, column and test name. #}
+{% macro test_watermark_key(relation, column_name, test_name) -%}
+    {{ return([relation.database, relation.schema, relation.identifier,
+               column_name, test_name] | join('.')) }}
 {%- endmacro %}
 
 {#
@@ -46,6 +53,7 @@
     {%- set verified_at = run_query(
         'select max(verified_at) from ' ~ test_watermarks_relation()
         ~ ' where test_key = ' ~ sql_string(test_key)
+        ~ ' and verified_at < ' ~ run_stamp()
     ).columns[0].values()[0] -%}
     {{ return(verified_at) }}
 {%- endmacro %}
@@ -58,17 +66,20 @@
 #}
 {% macro record_test_watermarks(results) %}
     {%- set keys = [] -%}
-    {%- if execute and target.name != 'lint' -%}
+    {%- set empty = invocation_args_dict.get('empty')
+        in (true, 'True', 'true') -%}
+    {%- if execute and target.name != 'lint' and not empty -%}
         {%- for result in results -%}
             {%- set node = result.node -%}
             {%- set metadata = node.test_metadata
                 if node.resource_type == 'test' else none -%}
-            {%- if result.status == 'pass' and metadata
-                and metadata.kwargs.get('stamp') -%}
+            {%- if result.status == 'pass' and not result.failures
+                and metadata and metadata.kwargs.get('stamp') -%}
                 {%- set tested = graph.nodes.get(node.attached_node) -%}
                 {%- do keys.append(test_watermark_key(
-                    tested.alias, metadata.kwargs.get('column_name'),
-                    metadata.name)) -%}
+                    api.Relation.create(database=tested.database,
+                        schema=tested.schema, identifier=tested.alias),
+                    metadata.kwargs.get('column_name'), metadata.name)) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}

@@ -10,8 +10,13 @@
 #}
 {% test unique_by_hash(model, column_name, stamp=none) %}
 
+{%- if stamp and config.get('where') -%}
+    {{ exceptions.raise_compiler_error(
+        "unique_by_hash: `stamp` cannot be combined with `where`: the pass it"
+        ~ " records would not say which rows it covered") }}
+{%- endif -%}
 {%- set verified_at = test_verified_at(test_watermark_key(
-    model.identifier, column_name, 'unique_by_hash')) if stamp else none %}
+    model, column_name, 'unique_by_hash')) if stamp else none %}
 
 with
 

@@ -145,12 +145,14 @@ def test_uniqueness_is_checked_on_the_rows_written_since_it_last_passed(flow: Fl
     looks for the ids of the rows written since it last passed (macros/test_watermarks.sql):
     a duplicate written later fails it, and keeps failing it, since a failing test records no
     pass. A duplicate planted among rows already verified is the documented blind spot, which
-    var verify_all_rows closes."""
+    var verify_all_rows closes. A pass under --empty records nothing, and a mark no earlier
+    than the test's own start (another host's clock, an overlapping run) is not trusted."""
     copy = Warehouse(tmp_path / "duplicated")
     flow.warehouse.copy_to(copy)
+    key = "hubseg_marts.marts.fct_email_events.event_id.unique_by_hash"
     [(verified_at, newest_row)] = copy.query(
         "select max(verified_at), (select max(dbt_updated_at) from marts.fct_email_events) "
-        "from main.test_watermarks where test_key = 'fct_email_events.event_id.unique_by_hash'")
+        f"from main.test_watermarks where test_key = '{key}'")
     assert verified_at >= newest_row  # day 2's build recorded its pass
 
     def duplicate(offset: int, stamp: dt.datetime | None) -> None:
@@ -176,6 +178,19 @@ def test_uniqueness_is_checked_on_the_rows_written_since_it_last_passed(flow: Fl
     duplicate(1, dt.datetime.now(dt.UTC).replace(tzinfo=None))  # written after the pass
     assert failures() == 1
     assert failures() == 1  # the failing run recorded no pass
+    # `--empty` tests pass on no rows: their pass must not cover the duplicate.
+    copy.dbt("build", "--empty", "--select", "fct_email_events", as_of=flow.days[1].as_of)
+    assert failures() == 1
+    # A mark from the future is ignored: the whole table is checked, so an old-stamped
+    # duplicate of another id shows too (offsets 0-2 are now copies of the first id).
+    duplicate(10, None)
+    mark_later = duckdb.connect(str(copy.duckdb))
+    try:
+        mark_later.execute("update main.test_watermarks set verified_at = verified_at "
+                           "+ interval 1 day where test_key = ?", [key])
+    finally:
+        mark_later.close()
+    assert failures() == 2
 
 
 def test_segment_history_records_who_entered_and_left(flow: Flow) -> None:
