@@ -6,15 +6,22 @@ Checked after the plan is made and before the first write (options included):
 |---|---|---|
 | the sync model is empty | — | always |
 | model rows fell by more than `max_row_drop_share` since the last passed run | 20% | later runs |
-| contacts whose values would change > `max_change_share` of the model | 20% | not on a first run |
+| contacts whose values would change > `max_change_share` of the model | 20% | see below |
 | contacts that would lose every segment > `max_clear_share` of the model | 10% | always |
 | null or duplicate contact ids in the model | — | always, `--force` cannot override |
 
-A *first run* is one with no earlier run that passed its guardrails, or one that finds the
+The change rule does not apply on a first run, nor when finishing an unfinished run. A
+*first run* is one with no earlier run that passed its guardrails, or one that finds the
 owned properties missing in HubSpot: everything is new then, so a large change share is
 expected. The clear rule still applies: on a true first run nothing can be cleared (HubSpot
 holds none of our values), so it only trips when HubSpot already holds values that a broken
 model would wipe — e.g. after the state was lost.
+
+*Finishing an unfinished run*: when the last run that passed its guardrails was interrupted,
+failed or stopped at the daily limit, and this run plans no more changes than it did, this run
+completes what those guardrails already let through (a first run's population, or a `--force`d
+change), so the change share is not held against it again. A plan larger than that is judged
+as usual.
 
 After sending, a run fails when HubSpot refused (or the plan could not send) more than
 `max_reject_share` (5%) of the rows it tried to write; everything is recorded first.
@@ -75,7 +82,9 @@ def before_sending(profile: ModelProfile, plan: Plan, previous: PreviousRun | No
                 f"{previous.model_rows:,} of the last run ({previous.run_id}); "
                 f"{_limit('max_row_drop_share', settings.max_row_drop_share)}")))
     change = _share(plan.changing, rows)
-    if not first_run and change > settings.max_change_share:
+    finishing = (previous is not None and not previous.finished
+                 and plan.changing <= previous.planned)
+    if not first_run and not finishing and change > settings.max_change_share:
         out.append(Violation("change_share", (
             f"{plan.changing:,} of {rows:,} contacts ({_pct(change)}) would change their "
             f"segments; {_limit('max_change_share', settings.max_change_share)}")))

@@ -2,9 +2,10 @@
 
 1. `load_candidates`: one SQL join of the sync model with `reverse_etl.contact_state` returns
    only the contacts that may need work: values that differ from the last accepted ones,
-   contacts the sync has never seen, and writes an interrupted run left `in_flight`.
-2. `observe`: contacts never seen, and `in_flight` ones, are read from HubSpot first (batch
-   read, 100 per call). What HubSpot holds becomes their baseline, so
+   contacts the sync has never seen, writes an interrupted run left `in_flight`, and contacts
+   back in the model after leaving it.
+2. `observe`: contacts never seen, `in_flight` ones and those back are read from HubSpot
+   first (batch read, 100 per call). What HubSpot holds becomes their baseline, so
    - the first run against a portal that already holds values writes only the differences
      (no blind overwrite storm), and a lost or deleted state heals itself the same way;
    - a batch HubSpot accepted just before the run was killed is found applied and recorded
@@ -44,9 +45,12 @@ class Candidate:
 
     @property
     def needs_read(self) -> bool:
-        return self.accepted is None or self.status == Status.IN_FLIGHT
+        return self.accepted is None or self.status in UNSURE
 
 
+# What HubSpot holds is not known for these, whatever the state remembers: a write in flight,
+# or a contact back in the model (HubSpot's value may have changed while it was out of it).
+UNSURE = frozenset({Status.IN_FLIGHT, Status.NOT_IN_MODEL})
 DIFF_TABLE = "hubseg_sync_diff"  # a temporary table: allowed on a read-only warehouse too
 
 
@@ -81,7 +85,8 @@ def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
             from {model} as m
             left join {state} as s on s.contact_id = cast(m.contact_id as varchar)
             where m.contact_id is not null
-              and (s.contact_id is null or s.status = '{Status.IN_FLIGHT}'
+              and (s.contact_id is null or s.status in ('{Status.IN_FLIGHT}',
+                                                        '{Status.NOT_IN_MODEL}')
                    or {primary} <> {accepted_primary}
                    or coalesce(m.segment_keys, '') <> {accepted_segments})""")
         segments = canonical_segments_sql("segment_keys")
@@ -92,7 +97,7 @@ def load_candidates(con: duckdb.DuckDBPyConnection, model: str, state: str, *,
             select contact_id, {segments} as segments, primary_segment, accepted_segments,
                    accepted_primary, status, pending_segments, pending_primary, attempts
             from {DIFF_TABLE} where not unseen""").fetchall()
-            if row[5] == Status.IN_FLIGHT or row[1:3] != row[3:5]]
+            if row[5] in UNSURE or row[1:3] != row[3:5]]
     finally:
         con.execute(f"drop table if exists {DIFF_TABLE}")
         con.execute("reset preserve_insertion_order")

@@ -8,8 +8,15 @@
   down to single inputs. One bad row costs about 2·log2(batch) extra requests and never blocks
   the others; a single input's refusal is its own error.
 
+A missing property (PROPERTY_DOESNT_EXIST) refuses every input alike: the batch is refused
+whole, not split.
+
 Not found (deleted, or merged away) is told apart from a refusal, because it must not be
-retried. Transient failures never reach this module: the shared client retries them.
+retried. A 200 that leaves inputs out merged them away: HubSpot wrote their values onto the
+surviving records, which it returned under their own ids. Those ids come back `unsettled`
+(what HubSpot now holds there is not known): the run leaves them in flight, so the next run
+reads them back instead of trusting a value it did not write.
+Transient failures never reach this module: the shared client retries them.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ class RowOutcome(StrEnum):
     ACCEPTED = "accepted"
     REFUSED = "refused"
     NOT_FOUND = "not_found"
+    UNSETTLED = "unsettled"  # a merged input's survivor: read it back, trust nothing
 
 
 @dataclass(frozen=True)
@@ -69,12 +77,27 @@ def describe_invalid_option(message: str) -> str | None:
             "`hubseg sync` again.")
 
 
+def describe_missing_property(message: str) -> str | None:
+    """An actionable text for HubSpot's PROPERTY_DOESNT_EXIST; None if not one. It refuses
+    every row alike, so it is no reason to split a batch or to think a contact is gone."""
+    names = sorted({str(p.get("name") or "") for p in _problems(message)
+                    if p.get("error") == "PROPERTY_DOESNT_EXIST"})
+    if not names:
+        return None
+    return (f"HubSpot has no property {', '.join(repr(n) for n in names)} (deleted while the "
+            "sync ran?): the rows are retried next run, which creates the property again "
+            "before writing.")
+
+
 def classify(status: int, category: str, message: str) -> RowResult:
     """What a refusal of a single input means for that contact."""
-    invalid = describe_invalid_option(message)
+    invalid = describe_invalid_option(message) or describe_missing_property(message)
     if invalid is not None:
         return RowResult(RowOutcome.REFUSED, invalid)
-    if status == 404 or category == "OBJECT_NOT_FOUND" or _NOT_FOUND.search(message):
+    # A property value problem ("Property values were not valid: [...]") is never a missing
+    # contact, whatever its text says ("… does not exist" names a property).
+    gone = not _problems(message) and _NOT_FOUND.search(message)
+    if status == 404 or category == "OBJECT_NOT_FOUND" or gone:
         return RowResult(RowOutcome.NOT_FOUND,
                          f"HubSpot has no such contact (deleted or merged): {message}")
     detail = f"{status} {category}".strip()
@@ -86,7 +109,8 @@ class Sender:
         self.api = api
 
     def send(self, rows: Mapping[str, OwnedValues]) -> dict[str, RowResult]:
-        """Write `rows` (contact id → values; ≤ batch size); every id gets a result."""
+        """Write `rows` (contact id → values; ≤ batch size); every id gets a result, and a
+        survivor of a merged input that is not in `rows` gets one too (`unsettled`)."""
         try:
             answer = self.api.update(rows)
         except RequestRejected as exc:
@@ -96,9 +120,10 @@ class Sender:
     def _split(self, rows: Mapping[str, OwnedValues], exc: RequestRejected
                ) -> dict[str, RowResult]:
         ids = list(rows)
-        if len(ids) == 1:
-            message = str(exc.body.get("message") or exc)
-            return {ids[0]: classify(exc.status, str(exc.body.get("category") or ""), message)}
+        message = str(exc.body.get("message") or exc)
+        if len(ids) == 1 or describe_missing_property(message):
+            refusal = classify(exc.status, str(exc.body.get("category") or ""), message)
+            return dict.fromkeys(ids, refusal)
         named = [i for i in named_ids(exc.body.get("context")) if i in rows]
         if named and len(named) < len(ids):
             parts = [[i for i in ids if i not in set(named)], named]
@@ -113,13 +138,25 @@ class Sender:
     @staticmethod
     def _attribute(rows: Mapping[str, OwnedValues], answer: BatchAnswer
                    ) -> dict[str, RowResult]:
+        if not answer.errors and not set(rows) <= answer.result_ids:
+            return Sender._merged(rows, answer)
         results = {i: ACCEPTED for i in rows if i in answer.result_ids}
         for error in answer.errors:
             for i in error.ids:
                 if i in rows and i not in results:
                     results[i] = classify(207, error.category, error.message)
-        # A full success may report a merged id under its survivor's id: all were applied.
-        unattributed = (ACCEPTED if not answer.errors else RowResult(
+        unattributed = RowResult(
             RowOutcome.REFUSED, "HubSpot answered 207 with neither a result nor an error for "
-                                "this contact; it is retried next run"))
+                                "this contact; it is retried next run")
         return {i: results.get(i, unattributed) for i in rows}
+
+    @staticmethod
+    def _merged(rows: Mapping[str, OwnedValues], answer: BatchAnswer
+                ) -> dict[str, RowResult]:
+        """A 200 without some inputs: they were merged away, and HubSpot applied their values
+        to survivors it cannot tell apart among the ids it returned (in this batch or not)."""
+        gone = RowResult(RowOutcome.NOT_FOUND, "merged into another contact in HubSpot, which "
+                                               "received these values; it is read back next run")
+        unsettled = RowResult(RowOutcome.UNSETTLED)
+        return {i: gone for i in rows if i not in answer.result_ids} | dict.fromkeys(
+            answer.result_ids, unsettled)

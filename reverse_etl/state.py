@@ -279,6 +279,8 @@ class RunRecord:
 class PreviousRun:
     run_id: str
     model_rows: int
+    finished: bool  # it succeeded; else it was interrupted, failed or hit the daily limit
+    planned: int  # the changes its guardrails let through
 
 
 def utc_now() -> datetime:
@@ -348,9 +350,10 @@ class SyncState:
         if not self.exists():
             return None
         row = self.con.execute(
-            f"select run_id, model_rows from {SYNC_RUNS} where passed_guardrails "
-            f"and model_rows is not null order by started_at desc limit 1").fetchone()
-        return PreviousRun(str(row[0]), int(row[1])) if row else None
+            f"select run_id, model_rows, status = ?, planned from {SYNC_RUNS} "
+            f"where passed_guardrails and model_rows is not null "
+            f"order by started_at desc limit 1", [RunStatus.SUCCEEDED]).fetchone()
+        return PreviousRun(str(row[0]), int(row[1]), bool(row[2]), int(row[3])) if row else None
 
     def save_run(self, run: RunRecord) -> None:
         names = [f.name for f in fields(RunRecord)]
@@ -371,15 +374,17 @@ class SyncState:
 
     def refresh_model_membership(self, run_id: str, model: str) -> int:
         """Mark contacts gone from the model `not_in_model` (archived or merged in HubSpot: the
-        sync never writes them), and those back in it `synced`; returns how many left."""
+        sync never writes them), and those back in it `in_flight`, so the next run reads them
+        back: what HubSpot holds may have changed meanwhile (a write left in flight when they
+        left, an edit while archived). Returns how many left."""
         # One pass: a row changes when its status disagrees with the model, and flips.
         in_model = (f"exists (select 1 from {model} as m "
                     f"where cast(m.contact_id as varchar) = s.contact_id)")
         flipped = self.con.execute(
             f"update {CONTACT_STATE} as s set status = case when s.status = $gone "
-            f"then $synced else $gone end, run_id = $run_id, updated_at = $now "
+            f"then $back else $gone end, run_id = $run_id, updated_at = $now "
             f"where (s.status = $gone) = {in_model} returning s.status",
-            {"gone": Status.NOT_IN_MODEL, "synced": Status.SYNCED, "run_id": run_id,
+            {"gone": Status.NOT_IN_MODEL, "back": Status.IN_FLIGHT, "run_id": run_id,
              "now": utc_now()}).fetchall()
         return sum(status == Status.NOT_IN_MODEL for (status,) in flipped)
 

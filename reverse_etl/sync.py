@@ -54,7 +54,7 @@ from reverse_etl.state import (
     SyncState,
     utc_now,
 )
-from reverse_etl.values import OwnedNames, OwnedValues
+from reverse_etl.values import EMPTY, OwnedNames, OwnedValues
 from reverse_etl.warehouse import ModelProfile, SegmentDefinition
 
 ProgressFn = Callable[[str, int], None]  # (phase, rows just done), like the extractor's
@@ -372,8 +372,16 @@ class SyncRun:
 
         def settle(batch: list[Change], results: dict[str, RowResult]) -> None:
             self.run.sent += len(batch)
+            # Unsettled contacts (survivors of a merged input) stay in flight: the next run
+            # reads them back. Those outside the batch are marked so now.
             self._record([settle_change(c, results[c.contact_id], self.settings.max_attempts)
-                          for c in batch])
+                          for c in batch
+                          if results[c.contact_id].outcome != RowOutcome.UNSETTLED])
+            sent = {c.contact_id for c in batch}
+            survivors = [i for i in results if i not in sent]
+            if survivors:
+                self.state.mark_in_flight(self.run.run_id,
+                                          [Sending(i, EMPTY, 0) for i in survivors])
             self.progress("written to HubSpot", len(batch))
 
         with self._timed("send"):

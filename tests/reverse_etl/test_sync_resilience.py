@@ -17,17 +17,20 @@ import math
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from hubseg.api import HubSpotClient
 from reverse_etl.contacts_api import ContactsApi
+from reverse_etl.owned_properties import OwnedProperties
 from reverse_etl.sender import RowOutcome, Sender
 from reverse_etl.state import Sending, SyncState
 from reverse_etl.sync import run_sync
@@ -262,3 +265,111 @@ def test_hubspot_invalid_option_in_a_whole_batch_400_is_bisected(make_server,
     assert "INVALID_OPTION" in (refused[batch[63]].error or "")
     written = hubspot_values(server, batch)
     assert all(written[c] == rows[c] for c in batch if c != batch[63])
+
+
+def test_a_first_run_stopped_partway_is_finished_by_the_next_without_force(
+        server, warehouse: Path, contact_ids) -> None:
+    """The change guardrail let the first run's population through; a run stopped partway
+    (Ctrl-C here) leaves the rest to the next run, which must not be held at the guardrail."""
+    desired = assign(contact_ids, seed=51, empty_share=0.0)
+    write_model(warehouse, desired)
+    config = make_config(server, warehouse, parallel_batches=1)
+    batches = 0
+
+    def stop_after_three(phase: str, rows: int) -> None:
+        nonlocal batches
+        batches += phase.startswith("written")
+        if batches == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(config, progress=stop_after_three)
+    assert len({w["objectId"] for w in write_log(server)}) == 300  # 3 batches of 100
+    report = run_sync(config)  # as the nightly runs it: no --force
+    assert report.run.status == "succeeded", report.run.abort_reason
+    assert report.run.first_run is False
+    assert report.run.accepted == len(contact_ids) - 300
+    assert hubspot_values(server, contact_ids) == desired
+    # A plan larger than what the stopped run was let through is judged as usual.
+    write_model(warehouse, {cid: OwnedValues.of("high_value", "high_value")
+                            for cid in contact_ids})
+    assert run_sync(config).run.status == "aborted"
+
+
+def test_a_merged_contacts_write_is_read_back_from_its_survivor(
+        server, portal_copy: Path, warehouse: Path, contact_ids) -> None:
+    """HubSpot applies a write to a merged-away id onto the survivor and answers 200 under the
+    survivor's id: the survivor's value is then unknown, so the next run reads it back and
+    writes what the model wants for it."""
+    desired = assign(contact_ids, seed=52)
+    loser, survivor = contact_ids[10], contact_ids[11]
+    desired[survivor] = OwnedValues.of("rfm_lost", "rfm_lost")
+    write_model(warehouse, desired)
+    config = make_config(server, warehouse)
+    assert run_sync(config).run.status == "succeeded"
+    store = sqlite3.connect(portal_copy)  # HubSpot merges the loser into the survivor
+    with store:
+        store.execute("delete from objects where object_type = 'contacts' and id = ?",
+                      [int(loser)])
+        store.execute("insert into merged_ids values ('contacts', ?, ?)",
+                      [int(loser), int(survivor)])
+    store.close()
+    desired[loser] = OwnedValues.of("rfm_champions", "rfm_champions")  # built before the merge
+    write_model(warehouse, desired)
+    report = run_sync(config)
+    assert report.run.deleted_in_hubspot == 1
+    assert report.run.accepted == 0
+    assert hubspot_values(server, [survivor])[survivor] == desired[loser]  # HubSpot's doing
+    report = run_sync(config)
+    assert report.run.accepted == 1  # the survivor, read back and put right
+    assert hubspot_values(server, [survivor])[survivor] == desired[survivor]
+    assert run_sync(config).run.planned == 0
+
+
+def test_a_property_deleted_while_the_run_sends_parks_no_contact(
+        server, warehouse: Path, contact_ids, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PROPERTY_DOESNT_EXIST ("Property … does not exist") is a refusal of every row, not a
+    missing contact: the run fails and the next one creates the property and writes them all."""
+    write_model(warehouse, assign(contact_ids, seed=53))
+    config = make_config(server, warehouse, max_change_share=1.0, max_clear_share=1.0)
+    assert run_sync(config).run.status == "succeeded"
+    desired = assign(contact_ids, seed=54)
+    write_model(warehouse, desired)
+    inspect = OwnedProperties.inspect
+
+    def inspect_then_delete(self: OwnedProperties, *args: Any) -> Any:
+        changes = inspect(self, *args)  # someone deletes the property right after the check
+        api_put(server, "/crm/v3/properties/contacts/hubseg_primary_segment", None, "DELETE")
+        return changes
+
+    monkeypatch.setattr(OwnedProperties, "inspect", inspect_then_delete)
+    server.admin("POST", "reset", json={"requests": True, "writes": True})
+    report = run_sync(config)
+    monkeypatch.setattr(OwnedProperties, "inspect", inspect)
+    assert report.run.status == "failed"
+    assert report.run.deleted_in_hubspot == 0
+    assert report.run.failed == report.run.planned > 0
+    # Refused whole: one request per batch, not split down to single inputs.
+    assert request_count(server, BATCH_UPDATE) == math.ceil(report.run.planned / 100)
+    report = run_sync(config)
+    assert report.run.status == "succeeded"
+    assert hubspot_values(server, contact_ids) == desired
+
+
+def test_a_contact_back_in_the_model_is_read_back_not_trusted(server, warehouse: Path,
+                                                              contact_ids) -> None:
+    """While a contact is out of the model (archived, say) HubSpot's value may change (a write
+    left in flight when it left, an edit): back in the model, it is read back, then written."""
+    desired = assign(contact_ids, seed=55, empty_share=0.0)
+    write_model(warehouse, desired)
+    config = make_config(server, warehouse)
+    assert run_sync(config).run.status == "succeeded"
+    cid = contact_ids[5]
+    write_model(warehouse, {k: v for k, v in desired.items() if k != cid})
+    assert run_sync(config).left_model == 1
+    cleared = {"properties": {"hubseg_segments": "", "hubseg_primary_segment": ""}}
+    assert api_put(server, f"/crm/v3/objects/contacts/{cid}", cleared, "PATCH").ok
+    write_model(warehouse, desired)  # back, wanting the value the state last saw accepted
+    report = run_sync(config)
+    assert report.run.accepted == 1
+    assert hubspot_values(server, [cid])[cid] == desired[cid]

@@ -78,6 +78,13 @@ def test_refusals_are_told_apart_from_missing_contacts() -> None:
     assert missing.outcome == RowOutcome.NOT_FOUND
     assert classify(207, "OBJECT_NOT_FOUND", "gone").outcome == RowOutcome.NOT_FOUND
     assert classify(400, "VALIDATION_ERROR", "something else").outcome == RowOutcome.REFUSED
+    gone_property = [{"isValid": False, "message": 'Property "hubseg_primary_segment" does '
+                      "not exist", "error": "PROPERTY_DOESNT_EXIST",
+                      "name": "hubseg_primary_segment"}]
+    refused = classify(400, "VALIDATION_ERROR",
+                       "Property values were not valid: " + json.dumps(gone_property))
+    assert refused.outcome == RowOutcome.REFUSED  # "does not exist" names a property here
+    assert "'hubseg_primary_segment'" in (refused.error or "")
 
 
 def test_guardrails_judge_shares_of_the_model() -> None:
@@ -88,13 +95,21 @@ def test_guardrails_judge_shares_of_the_model() -> None:
     plan = make_plan(100, changing + clearing, OPTIONS, "marts.segments")
     profile = ModelProfile(rows=100, null_ids=0, duplicate_ids=0)
 
-    later = before_sending(profile, plan, PreviousRun("r0", 100), False, settings)
+    done = PreviousRun("r0", 100, finished=True, planned=10)
+    later = before_sending(profile, plan, done, False, settings)
     assert [v.rule for v in later] == ["change_share", "clear_share"]
     assert "45 of 100 contacts (45.0%)" in later[0].message
+    # Finishing a stopped run: no more changes than it was let through, judged as before.
+    stopped = PreviousRun("r0", 100, finished=False, planned=45)
+    assert [v.rule for v in before_sending(profile, plan, stopped, False, settings)] == [
+        "clear_share"]
+    bigger = PreviousRun("r0", 100, finished=False, planned=44)
+    assert [v.rule for v in before_sending(profile, plan, bigger, False, settings)] == [
+        "change_share", "clear_share"]
     first = before_sending(profile, plan, None, True, settings)
     assert [v.rule for v in first] == ["clear_share"]  # on a first run only clears count
     shrunk = before_sending(ModelProfile(70, 0, 0), make_plan(70, [], OPTIONS, "m.s"),
-                            PreviousRun("r0", 100), False, settings)
+                            done, False, settings)
     assert [v.rule for v in shrunk] == ["row_drop"]
     assert blocking(shrunk, force=True) == []
     broken = before_sending(ModelProfile(100, 0, 2), make_plan(100, [], OPTIONS, "m.s"),
