@@ -150,7 +150,10 @@ def fetch(ctx: RunContext, contact_ids: list[str]) -> list[dict[str, Any]]:
     targets: dict[str, dict[str, Targets]] = {cid: {} for cid in contact_ids}
     for to_type in TARGETS:
         for contact_id, found in batch_targets(ctx, "contacts", to_type, contact_ids).items():
-            targets[contact_id][to_type] = dict(found)
+            # An id not asked for (a merged-away input answered under its survivor's id, say)
+            # would get a snapshot holding one target type only: the other would be wiped.
+            if contact_id in targets:
+                targets[contact_id][to_type] = dict(found)
     return [snapshot(cid, t) for cid, t in targets.items()]
 
 

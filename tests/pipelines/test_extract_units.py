@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -205,3 +206,25 @@ def test_read_ahead_keeps_order_raises_in_place_and_stops_when_closed() -> None:
 
 def _read_ahead_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "hubspot-read-ahead"]
+
+
+def test_association_snapshots_keep_only_the_contacts_asked_for() -> None:
+    """A batch read answering under an id nobody asked for (HubSpot following a merged-away
+    input to its survivor) must not fail the run, nor snapshot that id with one target type."""
+    from types import SimpleNamespace
+
+    from pipelines.hubspot import associations
+
+    def post(path: str, body: dict[str, Any], resource: str) -> dict[str, Any]:
+        to_type = path.split("/")[-3]
+        return {"results": [{"from": {"id": "7"}, "to": [{"toObjectId": 70}]},
+                            {"from": {"id": "99"}, "to": [{"toObjectId": 990}]}]
+                if to_type == "deals" else []}
+
+    paths = SimpleNamespace(association_batch_read=lambda f, t: f"/crm/v4/associations/{f}/{t}"
+                                                                 "/batch/read")
+    ctx = SimpleNamespace(settings=SimpleNamespace(association_batch_size=100),
+                          client=SimpleNamespace(post=post, paths=paths))
+    assert associations.fetch(ctx, ["7", "8"]) == [
+        {"contact_id": "7", "deals": [{"deal_id": "70"}], "companies": []},
+        {"contact_id": "8", "deals": [], "companies": []}]
