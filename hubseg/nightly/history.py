@@ -121,6 +121,26 @@ def begin(working: Path, record: RunRecord) -> None:
         upsert(con, record)
 
 
+def untested_build(working: Path, run_id: str) -> str | None:
+    """Why the marts on disk may not have passed their tests, or None: the newest earlier run
+    whose build ran did not end `ok` (it failed, or was killed; dbt writes a model before
+    testing it). A run that skipped its build, or had it blocked, left the marts as they were."""
+    if not working.exists():
+        return None
+    with duckdb.connect(str(working), read_only=True) as con:
+        if not con.execute("select count(*) from information_schema.tables where "
+                           "table_schema = ? and table_name = 'runs'", [SCHEMA]).fetchone()[0]:
+            return None
+        row = con.execute(
+            f"select run_id, coalesce(build_status, status) from {TABLE} where run_id <> ? "
+            f"and coalesce(build_status, '') not in ('skipped', 'blocked') "
+            f"order by started_at desc limit 1", [run_id]).fetchone()
+    if row is None or row[1] == "ok":
+        return None
+    return (f"the marts were last built by run {row[0]}, whose build ended "
+            f"'{row[1]}': run the build step first (it is not selected)")
+
+
 def finish(working: Path, record: RunRecord) -> None:
     with duckdb.connect(str(working)) as con:
         ensure_table(con)

@@ -31,8 +31,10 @@ class Layout:
 
     @property
     def lock(self) -> Path:
-        """Beside the working warehouse: the lock guards that file, wherever it lives."""
-        return self.working.with_name(self.working.name + ".nightly.lock")
+        """Beside the working warehouse: the lock guards that file, wherever it lives (its
+        real path: two names of one file, through a symlink, must share one lock)."""
+        working = self.working.resolve()
+        return working.with_name(working.name + ".nightly.lock")
 
     @property
     def last_run(self) -> Path:

@@ -139,8 +139,9 @@ def _write_manifest(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[st
                     ) -> None:
     con.execute("create or replace table nightly.publication (run_id varchar, "
                 "published_at timestamp, table_name varchar, row_count bigint)")
-    con.executemany("insert into nightly.publication values (?, current_timestamp::timestamp, "
-                    "?, ?)", [[run_id, table, n] for table, n in counts.items()])
+    con.executemany("insert into nightly.publication values "  # UTC, as nightly.runs
+                    "(?, current_timestamp at time zone 'UTC', ?, ?)",
+                    [[run_id, table, n] for table, n in counts.items()])
 
 
 def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:

@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+# Any characters a mail address may hold, Unicode included (josé@münchen.de), and `@` written
+# `%40` in a URL. The local part may hold a quote (o'brien@…) but not start with one, so a
+# quoted address ('a@b.c', as DuckDB's errors print values) loses only the address.
+_NOT_LOCAL = r"\s@\"<>(),;:\[\]{}/\\?&="
+_LABEL = rf"[^{_NOT_LOCAL}'.]+"
+EMAIL = re.compile(rf"[^{_NOT_LOCAL}'][^{_NOT_LOCAL}]*(?:@|%40)(?:{_LABEL}\.)+{_LABEL}")
 # HubSpot private-app tokens (pat-<region>-<uuid>) and bearer headers, even unknown ones.
 TOKEN = re.compile(r"\bpat-[a-z]{2,4}\d?-[0-9a-f\-]{8,}|(?i:bearer)\s+\S+")
 

@@ -30,6 +30,7 @@ from hubseg.nightly.publish import Publication
 from hubseg.nightly.redact import Redactor
 from hubseg.nightly.steps import (
     BLOCKED,
+    EXIT_BUILD,
     EXIT_OK,
     EXIT_PUBLISH,
     FAILED,
@@ -77,6 +78,9 @@ def run_nightly(layout: Layout, options: NightlyOptions, *, secrets: tuple[str, 
     record = RunRecord(new_run_id(), dry_run=options.dry_run)
     with nightly_lock(layout.lock, record.run_id):
         history.begin(layout.working, record)
+        # A scheduler reading last_run.json after a kill sees this run, `running`, not the last
+        # one that finished (a SIGKILL skips the `finally` below).
+        history.write_summary(record, layout.last_run, layout.run_dir(record.run_id))
         ctx = StepContext(
             run_id=record.run_id, layout=layout, redact=Redactor(secrets),
             env=_child_env(layout, record.run_id, env, options), dry_run=options.dry_run,
@@ -107,10 +111,16 @@ def _child_env(layout: Layout, run_id: str, env: dict[str, str] | None,
 def _run_steps(record: RunRecord, ctx: StepContext, selected: tuple[str, ...],
                on_start: Callable[[str], None], on_step: Callable[[StepResult], None]) -> None:
     blocked: set[str] = set()
+    # Tests gate the write-back even when this run does not build: marts whose last build
+    # failed (dbt writes a model before testing it) count as a failed build.
+    untested = (history.untested_build(ctx.layout.working, record.run_id)
+                if "build" not in selected and {"sync", "publish"} & set(selected) else None)
     publication: Publication | None = None
     try:
         for name in STEPS:
-            if name not in selected:
+            if name == "build" and untested:
+                result = StepResult(name, FAILED, exit_code=EXIT_BUILD, message=untested)
+            elif name not in selected:
                 result = StepResult(name, SKIPPED, message="not selected")
             elif name in blocked:
                 result = StepResult(name, BLOCKED, message="blocked by an earlier failure")

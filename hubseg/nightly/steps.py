@@ -14,7 +14,6 @@ import ctypes
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -197,8 +196,12 @@ def run_build_step(ctx: StepContext) -> StepResult:
     result = _result("build", child)
     kept = ctx.layout.run_dir(ctx.run_id) / "dbt-target" / "run_results.json"
     if results.is_file():
+        # Node messages quote DuckDB's errors, which quote values (an email address): scrubbed
+        # like the logs, in the kept copy and in dbt's own target directory.
+        text = ctx.redact(results.read_text())
         kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results, kept)
+        for path in (kept, results):
+            path.write_text(text)
     outcome = read_run_results(kept)
     if outcome is not None:
         result.metrics = outcome.metrics()

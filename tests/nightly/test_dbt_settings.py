@@ -1,11 +1,17 @@
 """The nightly hands dbt its DuckDB memory cap (`[hubseg] dbt_memory_limit`), and refuses a
-cap DuckDB would not understand before anything runs."""
+cap DuckDB would not understand before anything runs; what it keeps of dbt's output is
+scrubbed of addresses however they are written; one warehouse has one lock, whatever its
+name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from hubseg.nightly.layout import resolve_layout
 from hubseg.nightly.local import local_layout
+from hubseg.nightly.redact import Redactor
 from hubseg.nightly.run import NightlyOptions, _child_env
 from hubseg.nightly.steps import EXIT_CONFIG
 from tests.nightly.conftest import run_nightly_cli
@@ -24,3 +30,22 @@ def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: 
     assert "dbt_memory_limit (HUBSEG_DBT_MEMORY_LIMIT) must be an amount" in " ".join(
         result.stderr.split())
     assert not local_layout(tmp_path).last_run.exists()  # no run was started
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Could not convert string 'josé@example.com' to INT", "Could not convert string "
+                                                            "'<email>' to INT"),
+    ('duplicate key "jane@münchen.de"', 'duplicate key "<email>"'),
+    ("https://x.test/?e=jane%40example.com&b=1", "https://x.test/?e=<email>&b=1"),
+    ("o'brien@example.co.uk wrote", "<email> wrote"),
+    ("@contextmanager and dbt=1.11.16", "@contextmanager and dbt=1.11.16"),
+])
+def test_addresses_are_scrubbed_however_written(text: str, kept: str) -> None:
+    assert Redactor()(text) == kept
+
+
+def test_two_names_of_one_warehouse_share_one_lock(tmp_path: Path) -> None:
+    working = tmp_path / "hubseg.duckdb"
+    working.touch()
+    (tmp_path / "current.duckdb").symlink_to(working)
+    assert resolve_layout(tmp_path / "current.duckdb").lock == resolve_layout(working).lock

@@ -40,6 +40,14 @@ def test_failing_test_blocks_the_sync_and_the_publication(loop: Loop, tmp_path: 
     assert (summary["sync_status"], summary["publish_status"]) == ("blocked", "blocked")
     assert loop.writes() == []  # nothing reached HubSpot
     assert not loop.layout.published.exists()  # nor BI
+    # Leaving the build out does not get round the gate: the marts on disk failed their tests.
+    unbuilt = loop.run("--project-dir", str(project), "--only", "sync,publish")
+    assert unbuilt.returncode == EXIT_BUILD, unbuilt.stdout + unbuilt.stderr
+    summary = loop.last_run()
+    assert (summary["sync_status"], summary["publish_status"]) == ("blocked", "blocked")
+    assert "run the build step first" in summary["message"]
+    assert loop.writes() == []
+    assert not loop.layout.published.exists()
 
     warned = loop.run("--project-dir", str(project), "--skip", "extract")
     assert warned.returncode == EXIT_OK, warned.stdout + warned.stderr

@@ -3,6 +3,7 @@ runs, a second nightly is refused."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -47,6 +48,9 @@ def test_killed_nightly_reruns_to_the_uninterrupted_state(small_portal: Path,
         assert run_id["run_id"] in refused.stderr
         first.send_signal(signal.SIGKILL)
         first.wait()
+        # The scheduler's view after the kill: this run, still `running`, not the one before.
+        summary = json.loads(killed.layout.last_run.read_text())
+        assert (summary["run_id"], summary["status"]) == (run_id["run_id"], "running")
 
         rerun = killed.run(*as_of)
         assert rerun.returncode == EXIT_OK, rerun.stdout + rerun.stderr
