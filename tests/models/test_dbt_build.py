@@ -193,6 +193,55 @@ def test_uniqueness_is_checked_on_the_rows_written_since_it_last_passed(flow: Fl
     assert failures() == 2
 
 
+def test_a_full_refresh_upstream_reaches_the_incremental_email_models(flow: Flow,
+                                                                       tmp_path: Path) -> None:
+    """The sends and engagement models pick up what their upstream rewrote (its
+    dbt_updated_at), not only rows from newer loads: after a seed or var change, the pivoted
+    model's own --full-refresh (as its docs say) reaches them, and stale rows are rebuilt."""
+    copy = Warehouse(tmp_path / "refreshed")
+    flow.warehouse.copy_to(copy)
+    columns = "send_id, is_delivered, is_opened, is_clicked, is_hard_bounced"
+    expected = copy.query(f"select {columns} from marts.fct_email_sends order by 1")
+    engaged = copy.query("select count(*) from intermediate.int_email_engagement_events")
+    stale = duckdb.connect(str(marts_path(copy.duckdb)))
+    try:  # rows as an older seed would have left them
+        stale.execute("update marts.fct_email_sends set is_delivered = not is_delivered, "
+                      "is_hard_bounced = not is_hard_bounced where send_id in (select send_id "
+                      "from marts.fct_email_sends order by send_id limit 25)")
+    finally:
+        stale.close()
+    assert copy.query(f"select {columns} from marts.fct_email_sends order by 1") != expected
+    as_of = flow.days[1].as_of
+    copy.dbt("run", "--full-refresh", "--select", "int_email_events_pivoted_to_sends",
+             as_of=as_of)
+    copy.dbt("run", "--select", "fct_email_sends", "int_email_engagement_events", as_of=as_of)
+    assert copy.query(f"select {columns} from marts.fct_email_sends order by 1") == expected
+    assert copy.query("select count(*) from intermediate.int_email_engagement_events") == (
+        engaged)
+
+
+def test_segment_history_refuses_a_date_before_its_last_recorded_exit(flow: Flow,
+                                                                        tmp_path: Path) -> None:
+    """A day that recorded only exits still dates the history: rerunning an earlier day
+    would reopen or move those exits for good, so it is refused."""
+    day1, day2 = flow.days
+    copy = Warehouse(tmp_path / "exits-only")
+    flow.warehouse.copy_to(copy)
+    marts = duckdb.connect(str(marts_path(copy.duckdb)))
+    try:  # day 2 as if it had recorded exits only
+        marts.execute("delete from marts.segment_membership_history where valid_from = ?",
+                      [day2.as_of])
+        [(exits,)] = marts.execute("select count(*) from marts.segment_membership_history "
+                                   "where valid_to = ?", [day2.as_of]).fetchall()
+    finally:
+        marts.close()
+    assert exits > 0
+    result = copy.dbt("run", "--select", "segment_membership_history", as_of=day1.as_of,
+                      check=False)
+    assert result.returncode != 0
+    assert f"recorded up to {day2.as_of}" in result.stdout
+
+
 def test_segment_history_records_who_entered_and_left(flow: Flow) -> None:
     day1, day2 = flow.days
     expected = (

@@ -5,8 +5,8 @@
     clicked link topics and campaign conversions.
 
     Incremental: a run rebuilds the rows of the messages that fct_email_sends
-    rebuilt from newer loads (`last_load_id`) and of those whose contact or
-    campaign changed there (an address that changed owner). Every such
+    rewrote since this model last ran (`dbt_updated_at`) and of those whose
+    contact or campaign changed there (an address that changed owner). Every such
     message is first emitted once with a null event_id, so delete+insert
     drops all its old rows even when none qualifies any more; the post-hook
     then removes those markers. So it always equals a full refresh.
@@ -23,10 +23,6 @@
 
 with
 
-{%- if is_incremental() %}
-{%- set loaded_until = high_water_mark('last_load_id') %}
-{%- endif %}
-
 sends as (
 
     {#- Incremental: only the touched messages, with what the rows take from
@@ -41,7 +37,7 @@ sends as (
         last_load_id
     from {{ ref('fct_email_sends') }}
     {% if is_incremental() %}
-    where last_load_id > {{ loaded_until }}
+    where {{ stamped_since_last_run('dbt_updated_at') }}
 
     union
 

@@ -10,10 +10,10 @@
     - bot events are excluded (var include_filtered_events).
     - contact_id: the contact owning the recipient address
       (int_contacts_resolved.is_email_owner); null for non-contacts.
-    Incremental: a run rebuilds only the messages with a SENT event or linked
-    events in loads newer than the newest it holds (`last_load_id`), and
-    those whose address changed owner (a merge, a new or archived contact),
-    so it always equals a full refresh.
+    Incremental: a run rebuilds only the messages whose SENT event or pivoted
+    events were written since it last ran (`dbt_updated_at`: so a full
+    refresh upstream reaches it too), and those whose address changed owner
+    (a merge, a new or archived contact), so it always equals a full refresh.
 #}
 {{
     config(
@@ -38,21 +38,19 @@ email_owners as (
 
 {% if is_incremental() %}
 
-{%- set loaded_until = high_water_mark('last_load_id') %}
-
 touched_sends as (
 
     select events.event_id as send_id
     from {{ ref('fct_email_events') }} as events
     where
         events.event_type = 'SENT'
-        and events.load_id > {{ loaded_until }}
+        and {{ stamped_since_last_run('events.dbt_updated_at') }}
 
     union
 
     select pivoted.sent_by_event_id as send_id
     from {{ ref('int_email_events_pivoted_to_sends') }} as pivoted
-    where pivoted.last_load_id > {{ loaded_until }}
+    where {{ stamped_since_last_run('pivoted.dbt_updated_at') }}
 
     union
 

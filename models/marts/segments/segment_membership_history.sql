@@ -32,8 +32,10 @@
 }}
 
 {%- if is_incremental() and execute and model.resource_type != 'unit_test' -%}
+    {#- The last recorded day: an entry, or an exit (a day may record only exits). -#}
     {%- set recorded_until = run_query(
-        'select max(valid_from) from ' ~ this).columns[0].values()[0] -%}
+        'select max(greatest(valid_from, coalesce(valid_to, valid_from))) from '
+        ~ this).columns[0].values()[0] -%}
     {%- set as_of = as_of_date_text() -%}
     {%- if recorded_until is not none and (recorded_until | string) > as_of -%}
         {{ exceptions.raise_compiler_error(
