@@ -44,6 +44,7 @@ from tests.models.conftest import clean_env, portal_date  # noqa: E402
 WORK = ROOT / "bench" / ".work"
 RESULTS = ROOT / "bench" / "results"
 ANCHOR = "2026-11-01"
+PRESETS = ("small", "demo", "large")
 BIN = Path(sys.executable).parent
 
 
@@ -256,7 +257,7 @@ def markdown(records: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="demo", choices=["small", "demo", "large"])
+    parser.add_argument("--preset", default="demo", choices=PRESETS)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep the warehouse afterwards")
     parser.add_argument("--raw-from-store", action="store_true",
@@ -265,7 +266,8 @@ def main() -> None:
     record = run(args.preset, args.seed, args.raw_from_store)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"dbt-{args.preset}.json").write_text(json.dumps(record, indent=2) + "\n")
-    records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("dbt-*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("dbt-*.json"))
+               if p.stem.split("-", 1)[1] in PRESETS]  # not dbt-day-variants-*.json
     (RESULTS / "dbt.md").write_text(markdown(records) + "\n")
     if not args.keep:
         shutil.rmtree(WORK / f"dbt-{args.preset}" / "warehouse", ignore_errors=True)
