@@ -87,7 +87,8 @@ def timed(cmd: list[str], env: dict[str, str]) -> Usage:
 class Run:
     """One warehouse: load the portal into it and build it, recording every step."""
 
-    def __init__(self, root: Path, store: Path, server: RunningServer | None) -> None:
+    def __init__(self, root: Path, store: Path, server: RunningServer | None,
+                 memory_limit: str = "") -> None:
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         self.root, self.store, self.server = root, store, server
@@ -95,7 +96,8 @@ class Run:
         self.env = clean_env(HUBSEG_WAREHOUSE=str(root / "hubseg.duckdb"),
                              HUBSEG_DLT_DIR=str(root / "dlt"),
                              DBT_TARGET_PATH=str(root / "target"),
-                             DBT_LOG_PATH=str(root / "logs"))
+                             DBT_LOG_PATH=str(root / "logs"),
+                             HUBSEG_DBT_MEMORY_LIMIT=memory_limit)  # "": DuckDB's default
         if server is not None:
             self.env.update(HUBSPOT_BASE_URL=server.base_url, HUBSPOT_ACCESS_TOKEN=server.token,
                             HUBSPOT_TIER="unlimited", SOURCES__HUBSPOT__INDEX_LAG_SECONDS="0")
@@ -190,18 +192,19 @@ def two_days(warehouse: Run) -> tuple[dict[str, Any], ...]:
     return first_load, full, second_load, warehouse.build("incremental")
 
 
-def run(preset: str, seed: int, raw_from_store: bool) -> dict[str, Any]:
+def run(preset: str, seed: int, raw_from_store: bool, memory_limit: str = "") -> dict[str, Any]:
     store = ensure_portal(preset, seed)
     root = store.parent / "warehouse"
     if raw_from_store:
-        warehouse = Run(root, store, None)
+        warehouse = Run(root, store, None, memory_limit)
         first_extract, full, second_extract, incremental = two_days(warehouse)
     else:
         with start_server(store) as server:
-            warehouse = Run(root, store, server)
+            warehouse = Run(root, store, server, memory_limit)
             first_extract, full, second_extract, incremental = two_days(warehouse)
     record = {
         "preset": preset, "seed": seed, "anchor": ANCHOR,
+        "dbt_memory_limit": memory_limit or "DuckDB's default (80% of RAM)",
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
@@ -262,8 +265,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the warehouse afterwards")
     parser.add_argument("--raw-from-store", action="store_true",
                         help="load the raw schema straight from the portal (no API extract)")
+    parser.add_argument("--dbt-memory-limit", default="",
+                        help="cap DuckDB's memory while dbt builds, e.g. 3GB "
+                             "(HUBSEG_DBT_MEMORY_LIMIT); default: DuckDB's own")
     args = parser.parse_args()
-    record = run(args.preset, args.seed, args.raw_from_store)
+    record = run(args.preset, args.seed, args.raw_from_store, args.dbt_memory_limit)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"dbt-{args.preset}.json").write_text(json.dumps(record, indent=2) + "\n")
     records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("dbt-*.json"))

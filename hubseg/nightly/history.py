@@ -124,13 +124,9 @@ def begin(working: Path, record: RunRecord) -> None:
 def untested_build(working: Path, run_id: str) -> str | None:
     """Why the marts on disk may not have passed their tests, or None: the newest earlier run
     whose build ran did not end `ok` (it failed, or was killed; dbt writes a model before
-    testing it). A run that skipped its build, or had it blocked, left the marts as they were."""
-    if not working.exists():
-        return None
+    testing it). A run that skipped its build, or had it blocked, left the marts as they were.
+    Called after `begin`, which made the table."""
     with duckdb.connect(str(working), read_only=True) as con:
-        if not con.execute("select count(*) from information_schema.tables where "
-                           "table_schema = ? and table_name = 'runs'", [SCHEMA]).fetchone()[0]:
-            return None
         row = con.execute(
             f"select run_id, coalesce(build_status, status) from {TABLE} where run_id <> ? "
             f"and coalesce(build_status, '') not in ('skipped', 'blocked') "
