@@ -5,23 +5,35 @@
     parsed values as `timestamp with time zone`.
 #}
 
-{# ISO-8601 text ('2025-03-15T21:52:35.138Z' or '2025-03-15') → timestamp. #}
+{#
+    ISO-8601 text ('2025-03-15T21:52:35.138Z' or '2025-03-15') → timestamp.
+    A date alone (HubSpot's date properties) is midnight UTC: cast through a
+    zoned type it would be read in the session's time zone, which is the
+    host's, and land on the day before east of Greenwich.
+#}
 {% macro text_to_timestamp(expression) -%}
     {{ return(adapter.dispatch('text_to_timestamp', 'hubseg')(expression)) }}
 {%- endmacro %}
 
 {% macro default__text_to_timestamp(expression) -%}
-    cast(
-        cast({{ clean_text(expression) }} as {{ dbt.type_timestamp() }} with time zone)
-        at time zone 'UTC' as {{ dbt.type_timestamp() }}
-    )
+    {%- set text = clean_text(expression) -%}
+    case
+        when length({{ text }}) = 10
+            then cast(cast({{ text }} as date) as {{ dbt.type_timestamp() }})
+        else cast(
+            cast({{ text }} as {{ dbt.type_timestamp() }} with time zone)
+            at time zone 'UTC' as {{ dbt.type_timestamp() }}
+        )
+    end
 {%- endmacro %}
 
 {% macro duckdb__text_to_timestamp(expression) -%}
-    cast(
-        timezone('UTC', cast({{ clean_text(expression) }} as timestamptz))
-        as timestamp
-    )
+    {%- set text = clean_text(expression) -%}
+    case
+        when length({{ text }}) = 10
+            then cast(cast({{ text }} as date) as timestamp)
+        else cast(timezone('UTC', cast({{ text }} as timestamptz)) as timestamp)
+    end
 {%- endmacro %}
 
 {# `timestamp with time zone` (or naive UTC) → naive UTC timestamp. #}

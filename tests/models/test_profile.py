@@ -33,3 +33,16 @@ def test_dbt_memory_limit_caps_duckdb_and_defaults_to_duckdbs_own(tmp_path: Path
     assert dbt_memory_limit(tmp_path / "default", HUBSEG_DBT_MEMORY_LIMIT="") == (
         duckdb_renders(None))
     assert duckdb_renders("1GB") != duckdb_renders(None)  # the two cases really differ
+
+
+def test_a_bare_date_is_midnight_utc_whatever_the_hosts_time_zone(tmp_path: Path) -> None:
+    """HubSpot's date properties ('2025-03-15') must not move to the 14th east of Greenwich."""
+    inline = ("select cast({{ text_to_timestamp(\"'2025-03-15'\") }} as varchar) as day, "
+              "cast({{ text_to_timestamp(\"'2025-03-15T21:52:35.138Z'\") }} as varchar) as at, "
+              "current_setting('TimeZone') as zone")
+    result = Warehouse(tmp_path, env={"TZ": "Europe/Paris"}).dbt(
+        "show", "--quiet", "--output", "json", "--inline", inline, as_of="2026-11-01")
+    row = json.loads(result.stdout[result.stdout.index("{"):])["show"][0]
+    assert row["zone"] == "Europe/Paris"  # the session really is east of Greenwich
+    assert row["day"] == "2025-03-15 00:00:00"
+    assert row["at"] == "2025-03-15 21:52:35.138"
