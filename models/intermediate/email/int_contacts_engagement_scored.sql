@@ -24,7 +24,8 @@ contacts as (
         contact_id,
         email,
         hard_bounce_reason,
-        is_unsubscribed_from_all_email
+        is_unsubscribed_from_all_email,
+        updated_at
     from {{ ref('int_contacts_resolved') }}
 
 ),
@@ -98,15 +99,35 @@ address_statuses as (
 
 ),
 
+properties_in_force as (
+
+    {#- The opt-out and hard-bounce properties hold today's values. They held
+        on the as-of date too when the contact was not modified since (any
+        property change moves lastmodifieddate); otherwise a backfill would
+        see unsubscribes and bounces from after its date, so only the events,
+        cut at the as-of date, count. Unknown modification time: trusted. #}
+    select
+        contact_id,
+        coalesce(updated_at < {{ as_of_end() }}, true) as is_in_force
+    from contacts
+
+),
+
 contacts_joined as (
 
     select
         contacts.contact_id,
         contacts.email is not null as has_email,
         coalesce(address_statuses.is_unsubscribed, false)
-        or contacts.is_unsubscribed_from_all_email as is_unsubscribed,
+        or (
+            contacts.is_unsubscribed_from_all_email
+            and properties_in_force.is_in_force
+        ) as is_unsubscribed,
         coalesce(address_statuses.is_hard_bounced, false)
-        or contacts.hard_bounce_reason is not null as is_hard_bounced,
+        or (
+            contacts.hard_bounce_reason is not null
+            and properties_in_force.is_in_force
+        ) as is_hard_bounced,
         coalesce(sends.send_count, 0) as send_count,
         {%- for days in windows %}
         coalesce(engagement.opens_last_{{ days }}_days, 0)
@@ -122,6 +143,8 @@ contacts_joined as (
         engagement.last_clicked_at,
         engagement.last_engaged_at
     from contacts
+    inner join properties_in_force
+        on contacts.contact_id = properties_in_force.contact_id
     left join sends
         on contacts.contact_id = sends.contact_id
     left join engagement
