@@ -113,9 +113,12 @@
 
 {#
     Each send with the segments its contact was in for the campaign's
-    membership basis: on the send date from the membership history
-    (`history` intervals), or today's members (`current_members`). `sends`
-    needs contact_id, sent_at and membership_basis.
+    membership basis: from the membership history (`history` intervals), or
+    today's members (`current_members`). `sends` needs contact_id, sent_at
+    and membership_basis. From the history, a send on day D takes the
+    membership recorded for the day before: the record for D itself counts
+    events up to its run, which may be after the send (the recipient's own
+    open of it would then put them in a more engaged segment).
 #}
 {% macro sends_in_segments_sql(sends, history, current_members) -%}
     select
@@ -125,10 +128,10 @@
     inner join {{ history }}
         on
             {{ sends }}.contact_id = {{ history }}.contact_id
-            and {{ history }}.valid_from <= cast({{ sends }}.sent_at as date)
+            and {{ history }}.valid_from < cast({{ sends }}.sent_at as date)
             and (
                 {{ history }}.valid_to is null
-                or cast({{ sends }}.sent_at as date) < {{ history }}.valid_to
+                or cast({{ sends }}.sent_at as date) <= {{ history }}.valid_to
             )
     where {{ sends }}.membership_basis = 'history'
     union all

@@ -1,8 +1,10 @@
 {#
     Campaign × segment: the campaign metrics (same definitions as
     campaign_performance) over the messages whose recipient was in the
-    segment when the message was sent, read from segment_membership_history.
-    For campaigns first sent before the history begins, current membership
+    segment when the message was sent, read from segment_membership_history
+    (the membership recorded for the day before the send: see
+    sends_in_segments_sql). For campaigns first sent before the history
+    reaches (on or before its first day), current membership
     (contact_segments) stands in; `membership_basis` says which was used
     ('history' or 'current'). Messages to non-contacts belong to no segment.
 
@@ -107,7 +109,7 @@ campaign_bases as (
         case
             when
                 min(cast(sends.sent_at as date))
-                >= min(history_start.history_started_on)
+                > min(history_start.history_started_on)
                 then 'history'
             else 'current'
         end as membership_basis
