@@ -249,6 +249,12 @@ def test_a_backfill_as_of_a_past_date_builds_and_sees_no_later_opt_out(flow: Flo
         past=past,
         and_unreachable="and dim.engagement_level = 'unreachable' and dim.email is not null"))
     assert leaked == 0
+    # Contacts created since are in no RFM bucket (they would shift everyone else's).
+    [(scored, outside)] = copy.query(
+        "select count(*), count(*) filter (where contact_id not in "
+        "(select contact_id from marts.dim_contacts)) from intermediate.int_contacts_rfm_scored")
+    assert scored > 0
+    assert outside == 0
 
 
 def test_segment_history_refuses_a_date_before_its_last_recorded_exit(flow: Flow,

@@ -1,6 +1,6 @@
 {#
     Purchase behaviour per contact as of the as-of date: won deals closed by
-    the end of that day. A deal with several contacts counts fully for each of
+    the end of that day, of contacts created by then. A deal with several contacts counts fully for each of
     them (B2B buying groups); a won deal with no amount counts as a purchase
     with zero revenue.
 #}
@@ -22,10 +22,15 @@ deals as (
 
 deal_contacts as (
 
+    {#- Contacts created after the as-of date are not customers yet (nor in
+        dim_contacts): left in, they would shift everyone's RFM buckets. #}
     select
-        deal_id,
-        contact_id
-    from {{ ref('int_deal_contacts_resolved') }}
+        deal_contacts.deal_id,
+        deal_contacts.contact_id
+    from {{ ref('int_deal_contacts_resolved') }} as deal_contacts
+    inner join {{ ref('int_contacts_resolved') }} as contacts
+        on deal_contacts.contact_id = contacts.contact_id
+    where contacts.created_at < {{ as_of_end() }}
 
 ),
 
