@@ -145,6 +145,13 @@ def _won_deals_by_contact(con: sqlite3.Connection) -> dict[int, list[tuple[int, 
     return {c: sorted(d) for c, d in by_contact.items()}
 
 
+def converts(click: int, closed: int, window: int) -> bool:
+    """A won deal closed within the window after a click (ms). A close at midnight UTC is a
+    bare date: a click later that same day does not come after it."""
+    same_date = closed % DAY_MS == 0 and click // DAY_MS == closed // DAY_MS
+    return (click <= closed or same_date) and closed <= click + window
+
+
 def campaign_metrics(store: Path, attribution_window_days: int = 30) -> dict[str, dict]:
     """campaign id → every count and rate of campaign_performance, for every campaign."""
     with _readonly(store) as con:
@@ -165,7 +172,7 @@ def campaign_metrics(store: Path, attribution_window_days: int = 30) -> dict[str
             if not message.clicked or contact is None:
                 continue
             for deal_id, closed, amount in won.get(contact, []):
-                if any(click <= closed <= click + window for click in message.clicks):
+                if any(converts(click, closed, window) for click in message.clicks):
                     converted[deal_id] = amount
         m["conversions"] = len(converted)
         m["influenced_revenue"] = round(sum(converted.values()), 2)
