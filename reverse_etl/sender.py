@@ -12,7 +12,9 @@ A missing property (PROPERTY_DOESNT_EXIST) refuses every input alike: the batch 
 whole, not split.
 
 Not found (deleted, or merged away) is told apart from a refusal, because it must not be
-retried. A 200 that leaves inputs out merged them away: HubSpot wrote their values onto the
+retried. HubSpot's wording for a missing record is not documented, so a refusal that names no
+property problem is checked with a batch read: a contact HubSpot no longer has is not found.
+A 200 that leaves inputs out merged them away: HubSpot wrote their values onto the
 surviving records, which it returned under their own ids. Those ids come back `unsettled`
 (what HubSpot now holds there is not known): the run leaves them in flight, so the next run
 reads them back instead of trusting a value it did not write.
@@ -46,6 +48,7 @@ class RowOutcome(StrEnum):
 class RowResult:
     outcome: RowOutcome
     error: str | None = None
+    error_is_property_problem: bool = False  # refused for a value or property, not the contact
 
 
 ACCEPTED = RowResult(RowOutcome.ACCEPTED)
@@ -93,15 +96,17 @@ def classify(status: int, category: str, message: str) -> RowResult:
     """What a refusal of a single input means for that contact."""
     invalid = describe_invalid_option(message) or describe_missing_property(message)
     if invalid is not None:
-        return RowResult(RowOutcome.REFUSED, invalid)
+        return RowResult(RowOutcome.REFUSED, invalid, error_is_property_problem=True)
     # A property value problem ("Property values were not valid: [...]") is never a missing
     # contact, whatever its text says ("… does not exist" names a property).
-    gone = not _problems(message) and _NOT_FOUND.search(message)
+    value_problem = bool(_problems(message))
+    gone = not value_problem and _NOT_FOUND.search(message)
     if status == 404 or category == "OBJECT_NOT_FOUND" or gone:
         return RowResult(RowOutcome.NOT_FOUND,
                          f"HubSpot has no such contact (deleted or merged): {message}")
     detail = f"{status} {category}".strip()
-    return RowResult(RowOutcome.REFUSED, f"HubSpot refused the update ({detail}): {message}")
+    return RowResult(RowOutcome.REFUSED, f"HubSpot refused the update ({detail}): {message}",
+                     error_is_property_problem=value_problem)
 
 
 class Sender:
@@ -111,11 +116,31 @@ class Sender:
     def send(self, rows: Mapping[str, OwnedValues]) -> dict[str, RowResult]:
         """Write `rows` (contact id → values; ≤ batch size); every id gets a result, and a
         survivor of a merged input that is not in `rows` gets one too (`unsettled`)."""
+        return self._confirm_refusals(self._send(rows))
+
+    def _send(self, rows: Mapping[str, OwnedValues]) -> dict[str, RowResult]:
         try:
             answer = self.api.update(rows)
         except RequestRejected as exc:
             return self._split(rows, exc)
         return self._attribute(rows, answer)
+
+    def _confirm_refusals(self, results: dict[str, RowResult]) -> dict[str, RowResult]:
+        """Refusals that name no property problem, looked up: HubSpot's wording for a missing
+        record is not documented, and a contact it no longer has must not be retried (nor
+        dead-lettered as a bad row). One batch read for all of them; found ones stay refused."""
+        unexplained = [i for i, r in results.items() if r.outcome is RowOutcome.REFUSED
+                       and not r.error_is_property_problem]
+        if not unexplained:
+            return results
+        try:
+            found = self.api.read(unexplained)
+        except RequestRejected:  # the refusals stand; they are retried next run
+            return results
+        gone = RowResult(RowOutcome.NOT_FOUND,
+                         "HubSpot has no such contact (deleted or merged): refused, then not "
+                         "found when read")
+        return results | {i: gone for i in unexplained if found.get(i) is None}
 
     def _split(self, rows: Mapping[str, OwnedValues], exc: RequestRejected
                ) -> dict[str, RowResult]:
@@ -132,7 +157,7 @@ class Sender:
             parts = [ids[:middle], ids[middle:]]
         results: dict[str, RowResult] = {}
         for part in parts:
-            results.update(self.send({i: rows[i] for i in part}))
+            results.update(self._send({i: rows[i] for i in part}))
         return results
 
     @staticmethod

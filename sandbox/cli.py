@@ -62,8 +62,8 @@ def serve(
         help="Fault shares, e.g. '429=0.05,500=0.02,drop=0.01,slow=0.01'.")] = "",
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault sequence.")] = 0,
     partial_failures: Annotated[str, typer.Option(
-        help="Batch writes with bad inputs: 207 (per-input errors) or 400 (whole batch).")]
-    = "207",
+        help="Batch writes with bad inputs: 400 (whole batch) or 207 (per-input errors).")]
+    = "400",
     search_lag_ms: Annotated[int, typer.Option(
         help="Delay before new or updated records appear in search.")] = 0,
 ) -> None:

@@ -78,7 +78,13 @@ class SandboxSettings:
     per_day: int | None = None
     search_per_second: int | None = None
     retry_after_header: bool = False  # HubSpot does not send Retry-After [observed]
-    partial_failure_mode: PartialFailureMode = "207"  # [inferred]: 207 or whole-batch 400
+    # Batch writes naming a missing record without objectWriteTraceIds: a whole-batch 400 by
+    # default (reference §13.7), or per-input 207 errors. [inferred]
+    partial_failure_mode: PartialFailureMode = "400"
+    # That error's text and whether its context names the ids: HubSpot's exact answer is an
+    # open item of the reference, so clients must not depend on either. "" → our default text.
+    missing_objects_message: str = ""
+    missing_objects_ids: bool = True
     search_index_lag_ms: int = 0  # new/updated rows appear in search after this delay
     fault_seed: int = 0
     faults: list[FaultRule] = field(default_factory=list)

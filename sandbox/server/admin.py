@@ -104,6 +104,12 @@ def _bool(value: Any, name: str) -> bool:
     return value
 
 
+def _string(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise AdminInputError(f"{name} must be a string")
+    return value
+
+
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AdminInputError(f"{name} must be a number")
@@ -292,6 +298,8 @@ _SETTINGS_FIELDS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "searchPerSecond": ("search_per_second", _optional_positive_int),
     "retryAfterHeader": ("retry_after_header", _bool),
     "partialFailureMode": ("partial_failure_mode", _choice(("207", "400"))),
+    "missingObjectsMessage": ("missing_objects_message", _string),
+    "missingObjectsIds": ("missing_objects_ids", _bool),
     "searchIndexLagMs": ("search_index_lag_ms", lambda v, n: _int(v, n, minimum=0)),
     "faultSeed": ("fault_seed", _int),
 }

@@ -140,10 +140,12 @@ def _missing(ctx: Ctx, object_type: str, inputs: list[dict[str, Any]], ids: list
     """Errors for batch inputs naming no record, or the whole-batch 400 without multi-status."""
     if not ids:
         return []
-    message = repo.missing_objects_message(object_type)
+    settings = ctx.state.settings
+    message = settings.missing_objects_message or repo.missing_objects_message(object_type)
+    context = {"ids": ids} if settings.missing_objects_ids else None
     if not _multi_status(ctx, inputs):
-        raise HubSpotError(400, message, "VALIDATION_ERROR", context={"ids": ids})
-    return [repo.standard_error("OBJECT_NOT_FOUND", message, {"ids": ids})]
+        raise HubSpotError(400, message, "VALIDATION_ERROR", context=context)
+    return [repo.standard_error("OBJECT_NOT_FOUND", message, context or {})]
 
 
 def _names(body: dict[str, Any], key: str) -> list[str]:

@@ -548,7 +548,8 @@ def _writes(server: RunningServer) -> list[dict[str, Any]]:
     return server.admin("GET", "writes").json()["writes"]
 
 
-def test_batch_update_applies_valid_inputs_and_reports_missing_ids(server):
+def test_batch_update_applies_valid_inputs_and_reports_missing_ids(make_server):
+    server = make_server("--partial-failures", "207")  # multi-status when configured
     client = sdk(server)
     con = connect(server.store, readonly=True)
     first, second = sorted(live_ids(con, "contacts"))[:2]
@@ -571,8 +572,8 @@ def test_batch_update_applies_valid_inputs_and_reports_missing_ids(server):
     con.close()
 
 
-def test_whole_batch_400_mode_applies_nothing(make_server):
-    server = make_server("--partial-failures", "400")
+def test_by_default_a_missing_id_refuses_the_whole_batch(make_server):
+    server = make_server()  # the reference's default mode (its §13.7): a whole-batch 400
     client = sdk(server)
     con = connect(server.store, readonly=True)
     first = sorted(live_ids(con, "contacts"))[0]
