@@ -198,7 +198,7 @@ def run_build_step(ctx: StepContext) -> StepResult:
     if results.is_file():
         # Node messages quote DuckDB's errors, which quote values (an email address): scrubbed
         # like the logs, in the kept copy and in dbt's own target directory.
-        text = ctx.redact(results.read_text())
+        text = ctx.redact.json_text(results.read_text())
         kept.parent.mkdir(parents=True, exist_ok=True)
         for path in (kept, results):
             path.write_text(text)

@@ -5,6 +5,7 @@ name."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,35 @@ def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: 
 
 @pytest.mark.parametrize(("text", "kept"), [
     ("Could not convert string 'josé@example.com' to INT", "Could not convert string "
-                                                            "'<email>' to INT"),
-    ('duplicate key "jane@münchen.de"', 'duplicate key "<email>"'),
+                                                            "<value> to INT"),
+    ('duplicate key "jane@münchen.de"', "duplicate key <value>"),
+    ('Conversion Error: invalid timestamp field format: "Matthew Hale +1 555 0100", expected '
+     'format is (YYYY-MM-DD)', "Conversion Error: invalid timestamp field format: <value>, "
+                               "expected format is (YYYY-MM-DD)"),
+    ("Invalid Input Error: Could not parse 'Ann' as a date", "Invalid Input Error: Could not "
+                                                             "parse <value> as a date"),
+    ('Catalog Error: Table with name "stg_x" does not exist', 'Catalog Error: Table with name '
+                                                               '"stg_x" does not exist'),
+    ("user: josé@example.com", "user: <email>"),
     ("https://x.test/?e=jane%40example.com&b=1", "https://x.test/?e=<email>&b=1"),
     ("o'brien@example.co.uk wrote", "<email> wrote"),
     ("@contextmanager and dbt=1.11.16", "@contextmanager and dbt=1.11.16"),
 ])
 def test_addresses_are_scrubbed_however_written(text: str, kept: str) -> None:
     assert Redactor()(text) == kept
+
+
+def test_a_json_file_is_scrubbed_whatever_its_escapes() -> None:
+    """dbt writes run_results.json with non-ASCII escaped (jos\\u00e9@…): the address must
+    still go, and the file stay valid JSON."""
+    raw = json.dumps({"results": [{"message": 'Conversion Error: "josé@münchen.de" and '
+                                              '"Ann Lee"', "rows": 3}], "n": "josé@x.de"})
+    assert "\\u00e9" in raw  # escaped, as dbt writes it
+    scrubbed = Redactor().json_text(raw)
+    assert json.loads(scrubbed) == {"results": [{"message": "Conversion Error: <value> and "
+                                                            "<value>", "rows": 3}],
+                                    "n": "<email>"}
+    assert "jos" not in scrubbed
 
 
 def test_two_names_of_one_warehouse_share_one_lock(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """dbt gates the write-back: an error-severity test failure stops the run before the sync;
-a warning does not."""
+a warning does not; a failing build's records hold no value its errors quoted."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,22 @@ def test_failing_test_blocks_the_sync_and_the_publication(loop: Loop, tmp_path: 
     assert summary["build_status"] == "ok"
     assert summary["sync_status"] != "blocked"
     assert summary["publish_status"] == "ok"
+
+
+def test_a_value_quoted_by_a_failing_build_is_kept_out_of_every_record(loop: Loop) -> None:
+    """A date property holding a name and a phone number fails the build (DuckDB's error
+    quotes the value): the run reports the failure, and nothing it writes holds the value."""
+    value = "Marguerite Quastel +1 555 0142"
+    with sqlite3.connect(loop.server.store) as con:
+        con.execute("update objects set props = json_set(props, '$.newsletter_signup_date', ?) "
+                    "where object_type = 'contacts' and id = (select min(id) from objects "
+                    "where object_type = 'contacts' and archived = 0)", [value])
+    failed = loop.run()
+    assert failed.returncode == EXIT_BUILD, failed.stdout + failed.stderr
+    assert "Conversion Error" in (loop.layout.runs_dir / loop.last_run()["run_id"]
+                                  / "build.log").read_text()  # the error itself is kept
+    written = [failed.stdout, failed.stderr] + [
+        path.read_text(errors="replace") for path in loop.layout.runs_dir.rglob("*")
+        if path.is_file()]
+    for part in ("Marguerite", "Quastel", "555 0142"):
+        assert not any(part in text for text in written), part
