@@ -38,6 +38,7 @@ from hubseg.api import (
     MissingScopesError,
 )
 from hubseg.config import ConfigError, HubsegConfig, load_config, require_token
+from hubseg.redact import Redactor
 from pipelines.hubspot.settings import RESOURCES
 
 if TYPE_CHECKING:  # dlt takes seconds to import: only `run_extract` needs it at run time
@@ -366,7 +367,8 @@ def extract_command(
                                  on_step=live.step if live else None)
     except Exception as exc:  # every failure becomes a message and a documented exit code
         cause = root_cause(exc)
-        err.print(f"[bold red]hubseg extract failed:[/] {escape(str(cause))}", highlight=False)
+        err.print(f"[bold red]hubseg extract failed:[/] {escape(Redactor()(str(cause)))}",
+                  highlight=False)
         raise typer.Exit(exit_code(exc)) from None
     if quiet:
         out.print(one_line(report), highlight=False)

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hubseg.config import load_config
+from hubseg.redact import Redactor
 from pipelines.extract import (
     EXIT_DAILY_LIMIT,
     EXIT_FAILED,
@@ -170,8 +171,8 @@ def sync_command(
         with live_progress(err, enabled=not quiet and err.is_terminal) as progress:
             report = run_sync(config, dry_run=dry_run, force=force, progress=progress)
     except Exception as exc:  # every failure becomes a message and a documented exit code
-        err.print(f"[bold red]hubseg sync failed:[/] {escape(str(root_cause(exc)))}",
-                  highlight=False)
+        err.print(f"[bold red]hubseg sync failed:[/] "
+                  f"{escape(Redactor()(str(root_cause(exc))))}", highlight=False)
         code = exit_code(exc)
         if code == EXIT_FAILED:  # the shared client's messages describe the extract's load
             err.print(RESUME_NOTE, highlight=False)

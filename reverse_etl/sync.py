@@ -33,6 +33,7 @@ import duckdb
 
 from hubseg.api import DailyLimitReached, HubSpotClient
 from hubseg.config import HubsegConfig, require_token
+from hubseg.redact import Redactor
 from reverse_etl import warehouse
 from reverse_etl.contacts_api import ContactsApi
 from reverse_etl.guardrails import (
@@ -233,7 +234,7 @@ class SyncRun:
             raise
         except BaseException as exc:
             self.run.status = RunStatus.FAILED
-            self.run.abort_reason = str(exc)
+            self.run.abort_reason = Redactor()(str(exc))  # kept in the warehouse
             raise
         finally:
             self._close(started)

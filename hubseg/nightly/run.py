@@ -27,7 +27,6 @@ from hubseg.nightly.history import RunRecord, new_run_id, utc_now
 from hubseg.nightly.layout import Layout
 from hubseg.nightly.lock import nightly_lock
 from hubseg.nightly.publish import Publication
-from hubseg.nightly.redact import Redactor
 from hubseg.nightly.steps import (
     BLOCKED,
     EXIT_BUILD,
@@ -42,6 +41,7 @@ from hubseg.nightly.steps import (
     run_extract_step,
     run_sync_step,
 )
+from hubseg.redact import Redactor
 
 STEPS = history.STEP_NAMES
 # What a failure of each step blocks.

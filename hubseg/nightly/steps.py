@@ -28,7 +28,7 @@ import duckdb
 from hubseg.marts_file import marts_path, move_marts_out_of_working
 from hubseg.nightly.dbt_results import read_run_results
 from hubseg.nightly.layout import Layout
-from hubseg.nightly.redact import Redactor
+from hubseg.redact import Redactor
 
 # Statuses a step ends with.
 OK, FAILED, SKIPPED, BLOCKED = "ok", "failed", "skipped", "blocked"

@@ -12,9 +12,9 @@ import pytest
 
 from hubseg.nightly.layout import resolve_layout
 from hubseg.nightly.local import local_layout
-from hubseg.nightly.redact import Redactor
 from hubseg.nightly.run import NightlyOptions, _child_env
 from hubseg.nightly.steps import EXIT_CONFIG
+from hubseg.redact import Redactor
 from tests.nightly.conftest import run_nightly_cli
 
 

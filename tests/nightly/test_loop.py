@@ -18,7 +18,7 @@ import pytest
 
 from hubseg.marts_file import connect_working
 from hubseg.nightly.local import portal_date
-from hubseg.nightly.redact import EMAIL
+from hubseg.redact import EMAIL
 from tests.nightly.conftest import REPO, Loop, assert_clean_reads, readers, start_loop
 
 # Whole nights (extract + dbt build + sync) on a shared 2-core machine: more than the

@@ -1,7 +1,8 @@
-"""Scrub secrets and personal data from text a child step printed, before we store or show it.
+"""Scrub secrets and personal data from text before we store or show it.
 
-The steps already avoid printing them; this is the second line of defence for the captured
-logs and the run summary: the access token and anything shaped like an email address are
+The commands already avoid printing them; this is the second line of defence for the
+nightly's captured logs and run summary, and for the error messages `hubseg extract` and
+`hubseg sync` print or record: the access token and anything shaped like an email address are
 replaced, whatever prints them (a library's traceback, a dbt error quoting a row), and so is
 every quoted value of a database error that quotes the data it failed on (a name, a phone
 number in a property that should hold a date).
