@@ -56,6 +56,9 @@ class ApiLimits:
     campaigns_default: int = 250  # [inferred]
     campaigns_max: int = 1_000  # [inferred]
     max_url_chars: int = 8_192  # longer request lines get 414 URI Too Long [observed ~8 KB]
+    # v1 offsets (events, campaigns) are "meant to be short-lived": refused this many ms after
+    # they were issued. 0: never. [inferred: HubSpot gives no figure]
+    offset_ttl_ms: int = 0
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any
 
 import dlt
 
-from hubseg.api import DailyLimitReached
+from hubseg.api import DailyLimitReached, RequestRejected
 from pipelines.hubspot.context import RunContext
 from pipelines.hubspot.event_feed import EventFeed
 from pipelines.hubspot.loadfiles import LoadFiles
@@ -90,7 +90,16 @@ def event_pages(ctx: RunContext, state: dict[str, Any]) -> Iterator[list[dict[st
         previous: set[tuple[str, str]] = set()
         while True:
             params = {**query, "offset": offset} if offset else query
-            body = ctx.client.get(ctx.client.paths.email_events, params, resource=EVENTS)
+            try:
+                body = ctx.client.get(ctx.client.paths.email_events, params, resource=EVENTS)
+            except RequestRejected:
+                if offset is None:
+                    raise
+                # Offsets are "short-lived" and ours may wait while a package loads: start
+                # the window again below the oldest event already taken (`upper`, inclusive;
+                # the repeats at that millisecond are in `previous`).
+                query, offset = _events_query(ctx, window), None
+                continue
             events = body.get("events") or []
             fresh, previous = new_events(events, previous)
             offset = body.get("offset")

@@ -28,7 +28,7 @@ from sandbox.server import errors
 from sandbox.server.errors import HubSpotError
 from sandbox.server.http import Ctx, decode_path_id, hubspot_route
 from sandbox.server.objects_repo import limit_param
-from sandbox.store import get_meta, loads
+from sandbox.store import get_meta, loads, real_now_ms
 
 SCOPE = "content"
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -63,12 +63,15 @@ def fingerprint(kind: str, filters: dict[str, Any]) -> str:
 
 
 def encode_offset(binding: str, position: list[Any]) -> str:
-    raw = json.dumps({"p": position, "f": binding}, separators=(",", ":")).encode()
+    raw = json.dumps({"p": position, "f": binding, "t": real_now_ms()},
+                     separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_offset(raw: str | None, binding: str, width: int) -> list[Any] | None:
-    """The keyset position in `raw`, or None without an offset; 400 if it is not ours.
+def decode_offset(raw: str | None, binding: str, width: int, ttl_ms: int = 0
+                  ) -> list[Any] | None:
+    """The keyset position in `raw`, or None without an offset; 400 if it is not ours, or
+    older than `ttl_ms` (when set).
 
     An offset issued for other filters (or another listing) would silently skip or repeat
     records, so it is refused like HubSpot refuses it.
@@ -80,12 +83,16 @@ def decode_offset(raw: str | None, binding: str, width: int) -> list[Any] | None
         position = data["p"]
         valid = (data["f"] == binding and isinstance(position, list) and len(position) == width
                  and all(isinstance(v, int) for v in position))
-    except (ValueError, binascii.Error, TypeError, KeyError):
-        valid = False
+        issued = int(data.get("t", 0))
+    except (ValueError, binascii.Error, TypeError, KeyError, AttributeError):
+        valid, issued = False, 0
     if not valid:
         raise errors.validation(
             "offset is not valid for these query parameters: pass the offset only with the "
             "query parameters it was returned for", context={"offset": [raw]})
+    if ttl_ms and real_now_ms() - issued > ttl_ms:
+        raise errors.validation("offset has expired: start again without an offset",
+                                context={"offset": [raw]})
     return position
 
 
@@ -205,7 +212,7 @@ def list_events(ctx: Ctx) -> Response:
     limit = limit_param(ctx, limits.events_default, limits.events_max)
     filters = EventFilters.from_query(ctx)
     binding = filters.fingerprint()
-    after = decode_offset(ctx.qstr("offset"), binding, 2)
+    after = decode_offset(ctx.qstr("offset"), binding, 2, limits.offset_ttl_ms)
     sql, params = events_page_query(filters, after)
     con = ctx.con()
     params.update(limit=limit + 1, portal_id=portal_id(con))
@@ -262,7 +269,7 @@ def list_campaigns(ctx: Ctx, listing: CampaignListing) -> Response:
     limits = ctx.state.settings.limits
     limit = limit_param(ctx, limits.campaigns_default, limits.campaigns_max)
     binding = fingerprint(listing.kind, {})
-    after = decode_offset(ctx.qstr("offset"), binding, listing.width)
+    after = decode_offset(ctx.qstr("offset"), binding, listing.width, limits.offset_ttl_ms)
     params: dict[str, Any] = {f"k{i}": v for i, v in enumerate(after or [])}
     where = listing.after if after is not None else "1"
     rows = ctx.con().execute(
