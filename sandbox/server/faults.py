@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from sandbox.server.errors import HubSpotError, internal_error
-from sandbox.server.limits import ten_secondly_error
+from sandbox.server.limits import is_search, secondly_error, ten_secondly_error
 from sandbox.settings import FaultRule, SandboxSettings
 
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "drop", "slow")
@@ -175,10 +175,12 @@ class DroppedResponse(Response):
         raise ConnectionDropped("injected fault: connection dropped mid-response")
 
 
-def _error_response(kind: str, retry_after_header: bool) -> Response:
+def _error_response(kind: str, retry_after_header: bool, template: str) -> Response:
     if kind == "429":
         # One second, not ten: the limit is fictitious, only the client's reaction matters.
-        return ten_secondly_error(1.0 if retry_after_header else None).response()
+        # Search answers with its own body (no policyName), as HubSpot's search limit does.
+        error = secondly_error if is_search(template) else ten_secondly_error
+        return error(1.0 if retry_after_header else None).response()
     if kind == "500":
         return internal_error()
     message = {"502": "Bad Gateway", "503": "Service Unavailable"}[kind]
@@ -214,7 +216,7 @@ class FaultInjector:
             return None
         if kind == "drop":
             return DroppedResponse()
-        return _error_response(kind, self.settings.retry_after_header)
+        return _error_response(kind, self.settings.retry_after_header, template)
 
     def reset(self) -> None:
         """Restart the seeded sequences."""

@@ -1,14 +1,17 @@
-"""Rate limits per token (10 s rolling window, daily cap, 5/s search bucket) and request counts.
+"""Rate limits (10 s rolling window per token; daily cap and 5/s search bucket per account)
+and request counts.
 
 HubSpot's policies (hubspot-api.md §9 and §3.3), as the sandbox models them:
 
 - **TEN_SECONDLY_ROLLING**: at most `per_ten_seconds` accepted non-search requests in any
   rolling 10 s window (real monotonic time, not the portal clock: a client's back-off sleeps in
   real time).
-- **DAILY**: at most `per_day` accepted requests (search included) per UTC day. HubSpot resets
+- **DAILY**: at most `per_day` accepted requests (search included) per UTC day, for the whole
+  account (every token of the portal). HubSpot resets
   at midnight in the account's time zone; the sandbox's portals have no time zone, so the
   counter resets at midnight UTC of real time.
-- **Search secondly**: at most `search_per_second` accepted requests per second on routes whose
+- **Search secondly**: at most `search_per_second` accepted requests per second, per account, on
+  routes whose
   template ends with `/search`. Search requests count against the daily cap but not against the
   10 s window, and their responses carry no rate-limit headers (HubSpot documents both).
 
@@ -72,7 +75,8 @@ def secondly_error(retry_after: float | None = None) -> HubSpotError:
 
 @dataclass
 class _TokenUsage:
-    """Accepted-request timestamps (monotonic seconds) and the day's count for one token."""
+    """Accepted-request timestamps (monotonic seconds) and the day's count: of one token (its
+    10 s window), or of the account (search bucket and daily count)."""
 
     window: deque[float] = field(default_factory=deque)  # non-search, last 10 s
     search: deque[float] = field(default_factory=deque)  # search, last 1 s
@@ -130,7 +134,10 @@ class RateLimiter:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._usage: dict[str, _TokenUsage] = {}
+        self._usage: dict[str, _TokenUsage] = {}  # the 10-second window: per token (app)
+        # The daily cap and the search bucket: per account (reference §9 and §3.3), so two
+        # private apps of one portal share them.
+        self._account = _TokenUsage()
 
     def check(self, token: str, template: str, path: str) -> Response | None:
         """Count the request; return HubSpot's 429 response if it exceeds a limit."""
@@ -142,11 +149,12 @@ class RateLimiter:
         with self._lock:
             usage = self._usage.setdefault(token, _TokenUsage())
             usage.prune(now)
-            usage.roll_day(_utc_day())
+            self._account.prune(now)
+            self._account.roll_day(_utc_day())
             error = self._violation(usage, preset, search, now)
             if error is None:
-                usage.day_count += 1
-                (usage.search if search else usage.window).append(now)
+                self._account.day_count += 1
+                (self._account.search if search else usage.window).append(now)
                 return None
             headers = {} if search else self._headers(usage, preset, now)
         response = error.response()
@@ -157,12 +165,13 @@ class RateLimiter:
                    now: float) -> HubSpotError | None:
         """The policy this request would break, daily first (it outlasts the short windows)."""
         retry = self.settings.retry_after_header
-        if preset.per_day is not None and usage.day_count >= preset.per_day:
+        account = self._account
+        if preset.per_day is not None and account.day_count >= preset.per_day:
             return daily_error(_seconds_to_utc_midnight() if retry else None)
         if search:
             limit = preset.search_per_second
-            if limit is not None and len(usage.search) >= limit:
-                wait = usage.search[0] + SEARCH_WINDOW_SECONDS - now
+            if limit is not None and len(account.search) >= limit:
+                wait = account.search[0] + SEARCH_WINDOW_SECONDS - now
                 return secondly_error(wait if retry else None)
             return None
         limit = preset.per_ten_seconds
@@ -190,13 +199,13 @@ class RateLimiter:
             headers = self._headers(usage, preset, now)
         response.headers.update(headers)
 
-    @staticmethod
-    def _headers(usage: _TokenUsage, preset: RateLimitPreset, now: float) -> dict[str, str]:
+    def _headers(self, usage: _TokenUsage, preset: RateLimitPreset, now: float
+                 ) -> dict[str, str]:
         headers: dict[str, str] = {}
         if preset.per_day is not None:
             headers["X-HubSpot-RateLimit-Daily"] = str(preset.per_day)
             headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(
-                max(0, preset.per_day - usage.day_count))
+                max(0, preset.per_day - self._account.day_count))
         if preset.per_ten_seconds is not None:
             per_ten = preset.per_ten_seconds
             # HubSpot reports a per-second figure of a tenth of the window [observed: Max 150,
@@ -216,6 +225,7 @@ class RateLimiter:
         """Forget all windows and daily counts."""
         with self._lock:
             self._usage.clear()
+            self._account = _TokenUsage()
 
 
 def _active(preset: RateLimitPreset) -> bool:

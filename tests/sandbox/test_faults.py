@@ -61,6 +61,12 @@ def test_fault_429_has_hubspots_rate_limit_body(server: RunningServer) -> None:
     assert body["status"] == "error"
     assert {"correlationId", "requestId"} <= set(body)
     assert "Retry-After" not in response.headers
+    # On search, HubSpot's own search limit answers: its secondly body, no policy name.
+    searched = requests.post(f"{server.base_url}/crm/v3/objects/contacts/search", json={},
+                             headers={"Authorization": f"Bearer {server.token}"}, timeout=60)
+    assert searched.status_code == 429
+    assert searched.json()["message"] == "You have reached your secondly limit."
+    assert "policyName" not in searched.json()
 
 
 def test_server_error_kinds_have_json_bodies(server: RunningServer) -> None:

@@ -1,4 +1,5 @@
-"""Rate limits per token: the 10 s rolling window, the daily cap and the 5/s search bucket.
+"""Rate limits: the 10 s rolling window per token, the daily cap and the 5/s search bucket per
+account.
 
 Real servers, real HTTP. Limits are made small through `PUT /_sandbox/config` where the point is
 the behaviour, not HubSpot's numbers; the starter preset's own numbers are checked once.
@@ -93,6 +94,21 @@ def test_windows_are_per_token(make_server: MakeServer) -> None:
         response = s.get(server.base_url + EVENTS, timeout=60)
     assert response.status_code == 200
     assert rate_headers(response)["Remaining"] == 2
+
+
+def test_the_daily_cap_is_the_accounts_not_the_tokens(make_server: MakeServer) -> None:
+    """Two private apps of one portal (the extract's and the sync's) share the day's count."""
+    server = make_server("--rate-limit", "starter")
+    configure(server, perDay=3)
+    other = server.admin("POST", "tokens", json={"name": "other", "scopes": ["content"]})
+    with session(server.token) as s:
+        assert [s.get(server.base_url + EVENTS, timeout=60).status_code
+                for _ in range(2)] == [200, 200]
+    with session(other.json()["token"]) as s:
+        responses = [s.get(server.base_url + EVENTS, timeout=60) for _ in range(2)]
+    assert [r.status_code for r in responses] == [200, 429]
+    assert rate_headers(responses[0])["Daily-Remaining"] == 0
+    assert_policy_429(responses[1], "You have reached your daily limit.", "DAILY")
 
 
 def test_daily_cap(make_server: MakeServer) -> None:
