@@ -80,14 +80,15 @@ def unauthorized() -> HubSpotError:
     )
 
 
-def missing_scopes(required: list[str]) -> HubSpotError:
+def missing_scopes(required: list[str], *, detail: bool = True) -> HubSpotError:
+    """`detail`: name the scopes in `errors[].context` ([inferred]: clients must cope without)."""
     return HubSpotError(
         403,
         "This app hasn't been granted all required scopes to make this call. Read more about "
         "required scopes here: https://developers.hubspot.com/scopes.",
         "MISSING_SCOPES",
         errors=[{"message": "One or more of the following scopes are required.",
-                 "context": {"requiredGranularScopes": required}}],
+                 "context": {"requiredGranularScopes": required}}] if detail else None,
     )
 
 

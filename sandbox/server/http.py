@@ -105,7 +105,8 @@ class Ctx:
     def require_scope(self, *any_of: str) -> None:
         """403 MISSING_SCOPES unless the token holds at least one of `any_of`."""
         if not self.scopes.intersection(any_of):
-            raise errors.missing_scopes(list(any_of))
+            raise errors.missing_scopes(list(any_of),
+                                        detail=self.state.settings.missing_scopes_detail)
 
     def con(self) -> sqlite3.Connection:
         return self.state.store.con()

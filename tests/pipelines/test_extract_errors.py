@@ -59,6 +59,17 @@ def test_a_missing_scope_is_named(shared_server: RunningServer, warehouse: Wareh
     assert token not in result.stdout + result.stderr
 
 
+def test_a_missing_scope_is_named_when_the_403_does_not_name_it(make_server, warehouse: Warehouse
+                                                                ) -> None:
+    """Whether HubSpot's 403 lists the scopes is not documented: the path names it then."""
+    server = make_server()
+    assert server.admin("PUT", "config", json={"missingScopesDetail": False}).status_code == 200
+    token = mint_token(server, [s for s in ALL_READ_SCOPES if not s.endswith("deals.read")])
+    result = extract_cli(cli_env(server.base_url, token, warehouse), "--resources", "deals")
+    assert result.returncode == 4, result.stderr
+    assert "lacks the scope `crm.schemas.deals.read`" in result.stderr  # its first call
+
+
 def test_an_unreachable_host_names_the_setting(warehouse: Warehouse) -> None:
     base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = extract_cli(cli_env(base_url, "pat-na1-whatever", warehouse), timeout=120)
