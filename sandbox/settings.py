@@ -90,6 +90,8 @@ class SandboxSettings:
     missing_objects_ids: bool = True
     # A 403 names the scopes it wants in errors[].context.requiredGranularScopes. [inferred]
     missing_scopes_detail: bool = True
+    # Campaign list items carry lastUpdatedTime. [inferred]
+    campaigns_last_updated: bool = True
     search_index_lag_ms: int = 0  # new/updated rows appear in search after this delay
     fault_seed: int = 0
     faults: list[FaultRule] = field(default_factory=list)

@@ -301,6 +301,7 @@ _SETTINGS_FIELDS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "missingObjectsMessage": ("missing_objects_message", _string),
     "missingObjectsIds": ("missing_objects_ids", _bool),
     "missingScopesDetail": ("missing_scopes_detail", _bool),
+    "campaignsLastUpdated": ("campaigns_last_updated", _bool),
     "searchIndexLagMs": ("search_index_lag_ms", lambda v, n: _int(v, n, minimum=0)),
     "faultSeed": ("fault_seed", _int),
 }

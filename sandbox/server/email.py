@@ -240,6 +240,8 @@ def get_event(ctx: Ctx) -> Response:
 
 CAMPAIGN_ITEM_SQL = ("json_object('id', id, 'appId', app_id, 'appName', app_name, "
                      "'lastUpdatedTime', last_updated_ms)")
+# Whether HubSpot's `by-id` items carry lastUpdatedTime is an open item of the reference.
+CAMPAIGN_ITEM_SQL_UNDATED = "json_object('id', id, 'appId', app_id, 'appName', app_name)"
 
 
 @dataclass(frozen=True)
@@ -270,10 +272,12 @@ def list_campaigns(ctx: Ctx, listing: CampaignListing) -> Response:
     limit = limit_param(ctx, limits.campaigns_default, limits.campaigns_max)
     binding = fingerprint(listing.kind, {})
     after = decode_offset(ctx.qstr("offset"), binding, listing.width, limits.offset_ttl_ms)
+    item_sql = (CAMPAIGN_ITEM_SQL if ctx.state.settings.campaigns_last_updated
+                else CAMPAIGN_ITEM_SQL_UNDATED)
     params: dict[str, Any] = {f"k{i}": v for i, v in enumerate(after or [])}
     where = listing.after if after is not None else "1"
     rows = ctx.con().execute(
-        f"select {CAMPAIGN_ITEM_SQL}, {listing.keys} from email_campaigns where {where} "
+        f"select {item_sql}, {listing.keys} from email_campaigns where {where} "
         f"order by {listing.order} limit :limit",
         {**params, "limit": limit + 1},
     ).fetchall()

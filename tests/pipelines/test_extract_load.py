@@ -203,3 +203,18 @@ def test_a_full_refresh_right_after_the_upgrade_reloads_the_events(
     refreshed = extract(shared_server, warehouse, full_refresh=True)
     assert refreshed.calls["email_events"] == clean_load[1].calls["email_events"]  # every page
     assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
+
+
+def test_campaigns_listed_without_a_change_time_are_read_again_every_run(
+        server: RunningServer, warehouse: Warehouse) -> None:
+    """Whether HubSpot's campaign list carries lastUpdatedTime is not documented: without it,
+    every campaign's detail is read again each run (and nothing else changes)."""
+    configure(server, campaignsLastUpdated=False)
+    first = extract(server, warehouse)
+    loaded = warehouse_contents(warehouse.duckdb)
+    second = extract(server, warehouse)
+    assert second.rows["email_campaigns"] == first.rows["email_campaigns"] > 0
+    assert_same_contents(warehouse_contents(warehouse.duckdb), loaded)
+    configure(server, campaignsLastUpdated=True)  # with it, an unchanged campaign is skipped
+    extract(server, warehouse)
+    assert extract(server, warehouse).rows.get("email_campaigns", 0) == 0
