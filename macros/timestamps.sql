@@ -9,7 +9,8 @@
     ISO-8601 text ('2025-03-15T21:52:35.138Z' or '2025-03-15') → timestamp.
     A date alone (HubSpot's date properties) is midnight UTC: cast through a
     zoned type it would be read in the session's time zone, which is the
-    host's, and land on the day before east of Greenwich.
+    host's, and land on the day before east of Greenwich. Digits alone are
+    epoch milliseconds (HubSpot's published examples hold such values).
 #}
 {% macro text_to_timestamp(expression) -%}
     {{ return(adapter.dispatch('text_to_timestamp', 'hubseg')(expression)) }}
@@ -18,6 +19,8 @@
 {% macro default__text_to_timestamp(expression) -%}
     {%- set text = clean_text(expression) -%}
     case
+        when ltrim({{ text }}, '0123456789') = ''
+            then {{ epoch_ms_to_timestamp(text) }}
         when length({{ text }}) = 10
             then cast(cast({{ text }} as date) as {{ dbt.type_timestamp() }})
         else cast(
@@ -30,6 +33,8 @@
 {% macro duckdb__text_to_timestamp(expression) -%}
     {%- set text = clean_text(expression) -%}
     case
+        when ltrim({{ text }}, '0123456789') = ''
+            then {{ epoch_ms_to_timestamp(text) }}
         when length({{ text }}) = 10
             then cast(cast({{ text }} as date) as timestamp)
         else cast(timezone('UTC', cast({{ text }} as timestamptz)) as timestamp)

@@ -35,10 +35,11 @@ def test_dbt_memory_limit_caps_duckdb_and_defaults_to_duckdbs_own(tmp_path: Path
     assert duckdb_renders("1GB") != duckdb_renders(None)  # the two cases really differ
 
 
-def test_a_bare_date_is_midnight_utc_whatever_the_hosts_time_zone(tmp_path: Path) -> None:
+def test_a_bare_date_is_midnight_utc_whatever_the_hosts_time_zone_and_digits_are_ms(tmp_path: Path) -> None:
     """HubSpot's date properties ('2025-03-15') must not move to the 14th east of Greenwich."""
     inline = ("select cast({{ text_to_timestamp(\"'2025-03-15'\") }} as varchar) as day, "
               "cast({{ text_to_timestamp(\"'2025-03-15T21:52:35.138Z'\") }} as varchar) as at, "
+              "cast({{ text_to_timestamp(\"'1572480000000'\") }} as varchar) as ms, "
               "current_setting('TimeZone') as zone")
     result = Warehouse(tmp_path, env={"TZ": "Europe/Paris"}).dbt(
         "show", "--quiet", "--output", "json", "--inline", inline, as_of="2026-11-01")
@@ -46,3 +47,4 @@ def test_a_bare_date_is_midnight_utc_whatever_the_hosts_time_zone(tmp_path: Path
     assert row["zone"] == "Europe/Paris"  # the session really is east of Greenwich
     assert row["day"] == "2025-03-15 00:00:00"
     assert row["at"] == "2025-03-15 21:52:35.138"
+    assert row["ms"] == "2019-10-31 00:00:00"  # epoch milliseconds, as HubSpot's examples
