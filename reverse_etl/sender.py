@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hubseg.api import RequestRejected
+from hubseg.api import HubSpotApiError, RequestRejected
 from reverse_etl.contacts_api import BatchAnswer, ContactsApi, named_ids
 from reverse_etl.values import OwnedValues
 
@@ -135,7 +135,7 @@ class Sender:
             return results
         try:
             found = self.api.read(unexplained)
-        except RequestRejected:  # the refusals stand; they are retried next run
+        except HubSpotApiError:  # the batch's results stand (it was applied); refusals retry
             return results
         gone = RowResult(RowOutcome.NOT_FOUND,
                          "HubSpot has no such contact (deleted or merged): refused, then not "
@@ -163,23 +163,28 @@ class Sender:
     @staticmethod
     def _attribute(rows: Mapping[str, OwnedValues], answer: BatchAnswer
                    ) -> dict[str, RowResult]:
-        if not answer.errors and not set(rows) <= answer.result_ids:
-            return Sender._merged(rows, answer)
-        results = {i: ACCEPTED for i in rows if i in answer.result_ids}
+        refused: dict[str, RowResult] = {}
         for error in answer.errors:
             for i in error.ids:
-                if i in rows and i not in results:
-                    results[i] = classify(207, error.category, error.message)
+                if i in rows and i not in answer.result_ids and i not in refused:
+                    refused[i] = classify(207, error.category, error.message)
+        unanswered = set(rows) - answer.result_ids - set(refused)
+        # An answer under an id nobody sent is a survivor of a merged input (200 or 207).
+        if unanswered and (not answer.errors or answer.result_ids - set(rows)):
+            return Sender._merged({i: rows[i] for i in rows if i not in refused},
+                                  answer) | refused
         unattributed = RowResult(
             RowOutcome.REFUSED, "HubSpot answered 207 with neither a result nor an error for "
                                 "this contact; it is retried next run")
-        return {i: results.get(i, unattributed) for i in rows}
+        return {i: ACCEPTED if i in answer.result_ids else refused.get(i, unattributed)
+                for i in rows}
 
     @staticmethod
     def _merged(rows: Mapping[str, OwnedValues], answer: BatchAnswer
                 ) -> dict[str, RowResult]:
-        """A 200 without some inputs: they were merged away, and HubSpot applied their values
-        to survivors it cannot tell apart among the ids it returned (in this batch or not)."""
+        """An answer (200 or 207) without some inputs: they were merged away, and HubSpot
+        applied their values to survivors it cannot tell apart among the ids it returned (in
+        this batch or not)."""
         gone = RowResult(RowOutcome.NOT_FOUND, "merged into another contact in HubSpot, which "
                                                "received these values; it is read back next run")
         unsettled = RowResult(RowOutcome.UNSETTLED)

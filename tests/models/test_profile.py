@@ -35,7 +35,8 @@ def test_dbt_memory_limit_caps_duckdb_and_defaults_to_duckdbs_own(tmp_path: Path
     assert duckdb_renders("1GB") != duckdb_renders(None)  # the two cases really differ
 
 
-def test_a_bare_date_is_midnight_utc_whatever_the_hosts_time_zone_and_digits_are_ms(tmp_path: Path) -> None:
+def test_bare_dates_are_midnight_utc_whatever_the_time_zone_and_digits_are_ms(tmp_path: Path
+                                                                              ) -> None:
     """HubSpot's date properties ('2025-03-15') must not move to the 14th east of Greenwich."""
     inline = ("select cast({{ text_to_timestamp(\"'2025-03-15'\") }} as varchar) as day, "
               "cast({{ text_to_timestamp(\"'2025-03-15T21:52:35.138Z'\") }} as varchar) as at, "

@@ -333,6 +333,36 @@ def test_a_merged_contacts_write_is_read_back_from_its_survivor(
     assert run_sync(config).run.planned == 0
 
 
+def test_a_merge_within_a_207_answer_is_read_back_from_its_survivor(
+        make_server, portal_copy: Path, warehouse: Path, contact_ids) -> None:
+    """The same merge in a batch that HubSpot answers 207 (another input was deleted): the
+    answer under an id nobody sent is the survivor, so it is read back next run, and the
+    merged input is not retried."""
+    server = make_server("--partial-failures", "207")
+    desired = assign(contact_ids, seed=55)
+    loser, survivor, gone = contact_ids[10], contact_ids[11], contact_ids[12]
+    desired[survivor] = OwnedValues.of("rfm_lost", "rfm_lost")
+    write_model(warehouse, desired)
+    config = make_config(server, warehouse)
+    assert run_sync(config).run.status == "succeeded"
+    store = sqlite3.connect(portal_copy)
+    with store:
+        store.execute("delete from objects where object_type = 'contacts' and id in (?, ?)",
+                      [int(loser), int(gone)])
+        store.execute("insert into merged_ids values ('contacts', ?, ?)",
+                      [int(loser), int(survivor)])
+    store.close()
+    desired[loser] = OwnedValues.of("rfm_champions", "rfm_champions")
+    desired[gone] = OwnedValues.of("rfm_champions", "rfm_champions")
+    write_model(warehouse, desired)
+    report = run_sync(config)
+    assert report.run.deleted_in_hubspot == 2
+    assert hubspot_values(server, [survivor])[survivor] == desired[loser]  # HubSpot's doing
+    assert run_sync(config).run.accepted == 1  # the survivor, read back and put right
+    assert hubspot_values(server, [survivor])[survivor] == desired[survivor]
+    assert run_sync(config).run.planned == 0
+
+
 def test_a_property_deleted_while_the_run_sends_parks_no_contact(
         server, warehouse: Path, contact_ids, monkeypatch: pytest.MonkeyPatch) -> None:
     """PROPERTY_DOESNT_EXIST ("Property … does not exist") is a refusal of every row, not a
