@@ -27,10 +27,14 @@ TOKEN = re.compile(r"\bpat-[a-z]{2,4}\d?-[0-9a-f\-]{8,}|(?i:bearer)\s+\S+")
 
 # DuckDB's (and PostgreSQL's) errors about a value quote that value; errors about the schema
 # (Catalog, Binder, Parser) quote names, which are kept for the reader.
-VALUE_ERROR = re.compile(r"conversion error|invalid input error|constraint error|out of range "
-                         r"error|mismatch type error|could not convert|could not parse|"
-                         r"invalid input syntax|duplicate key", re.IGNORECASE)
-QUOTED = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
+VALUE_ERROR = re.compile(r"conversion error|invalid input error|constraint error|out of range|"
+                         r"mismatch type error|could not convert|could not parse|invalid input|"
+                         r"duplicate key|violates", re.IGNORECASE)
+# From the first quote to the last of its kind on the line: a value may hold that quote itself
+# (O'Neil), and over-redacting the text between two values loses nothing of use.
+QUOTED = re.compile(r"\".*\"|'.*'")
+# PostgreSQL prints the whole offending row after a constraint error, unquoted.
+ROW_DETAIL = re.compile(r"(Failing row contains|Key) ?\(.*", re.IGNORECASE)
 
 
 class Redactor:
@@ -46,6 +50,7 @@ class Redactor:
 
     @staticmethod
     def _values(line: str) -> str:
+        line = ROW_DETAIL.sub(lambda m: f"{m.group(1)} <values>", line)
         found = VALUE_ERROR.search(line)
         if found is None:
             return line

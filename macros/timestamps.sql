@@ -9,8 +9,10 @@
     ISO-8601 text ('2025-03-15T21:52:35.138Z' or '2025-03-15') → timestamp.
     A date alone (HubSpot's date properties) is midnight UTC: cast through a
     zoned type it would be read in the session's time zone, which is the
-    host's, and land on the day before east of Greenwich. Digits alone are
-    epoch milliseconds (HubSpot's published examples hold such values).
+    host's, and land on the day before east of Greenwich. Twelve or thirteen
+    digits alone are epoch milliseconds (1973 to 2286; HubSpot's published
+    examples hold such values); other digit strings (epoch seconds, 20250315)
+    fail the cast loudly rather than land in 1970.
 #}
 {% macro text_to_timestamp(expression) -%}
     {{ return(adapter.dispatch('text_to_timestamp', 'hubseg')(expression)) }}
@@ -19,7 +21,9 @@
 {% macro default__text_to_timestamp(expression) -%}
     {%- set text = clean_text(expression) -%}
     case
-        when ltrim({{ text }}, '0123456789') = ''
+        when
+            ltrim({{ text }}, '0123456789') = ''
+            and length({{ text }}) between 12 and 13
             then {{ epoch_ms_to_timestamp(text) }}
         when length({{ text }}) = 10
             then cast(cast({{ text }} as date) as {{ dbt.type_timestamp() }})
@@ -33,7 +37,9 @@
 {% macro duckdb__text_to_timestamp(expression) -%}
     {%- set text = clean_text(expression) -%}
     case
-        when ltrim({{ text }}, '0123456789') = ''
+        when
+            ltrim({{ text }}, '0123456789') = ''
+            and length({{ text }}) between 12 and 13
             then {{ epoch_ms_to_timestamp(text) }}
         when length({{ text }}) = 10
             then cast(cast({{ text }} as date) as timestamp)

@@ -88,24 +88,31 @@ def event_pages(ctx: RunContext, state: dict[str, Any]) -> Iterator[list[dict[st
         query = _events_query(ctx, window)
         offset: str | None = None
         previous: set[tuple[str, str]] = set()
+        at_upper: set[tuple[str, str]] = set()  # every event taken at `upper`'s millisecond
+        restarted_at: int | None = None
         while True:
             params = {**query, "offset": offset} if offset else query
             try:
                 body = ctx.client.get(ctx.client.paths.email_events, params, resource=EVENTS)
-            except RequestRejected:
-                if offset is None:
-                    raise
+            except RequestRejected as exc:
+                if offset is None or exc.status != 400 or window.get("upper") == restarted_at:
+                    raise  # not an offset's expiry, or a restart that made no progress
                 # Offsets are "short-lived" and ours may wait while a package loads: start
-                # the window again below the oldest event already taken (`upper`, inclusive;
-                # the repeats at that millisecond are in `previous`).
+                # the window again at the oldest event already taken (`upper`, inclusive),
+                # skipping the events of that millisecond already taken.
                 query, offset = _events_query(ctx, window), None
+                previous, restarted_at = previous | at_upper, window.get("upper")
                 continue
             events = body.get("events") or []
             fresh, previous = new_events(events, previous)
             offset = body.get("offset")
             more = bool(body.get("hasMore") and events and offset)
             if more:  # everything newer than the page's oldest event is in it or before it
-                window["upper"] = min(int(e["created"]) for e in events)
+                upper = min(int(e["created"]) for e in events)
+                if upper != window.get("upper"):
+                    at_upper = set()
+                at_upper |= {k for k in previous if k[1] == str(upper)}
+                window["upper"] = upper
             if fresh:
                 yield fresh
             if not more:

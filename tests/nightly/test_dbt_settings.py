@@ -45,6 +45,15 @@ def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: 
     ('Catalog Error: Table with name "stg_x" does not exist', 'Catalog Error: Table with name '
                                                                '"stg_x" does not exist'),
     ("user: josé@example.com", "user: <email>"),
+    ("Conversion Error: Could not convert string 'Jean O'Neil' to DATE",
+     "Conversion Error: Could not convert string <value> to DATE"),
+    ('ERROR: invalid input value for enum tier: "Ann Lee"',
+     "ERROR: invalid input value for enum tier: <value>"),
+    ('ERROR: date/time field value out of range: "Ann Lee"',
+     "ERROR: date/time field value out of range: <value>"),
+    ("DETAIL: Failing row contains (42, Ann, Lee, +1 555 0100).",
+     "DETAIL: Failing row contains <values>"),
+    ("DETAIL: Key (email)=(ann lee) already exists.", "DETAIL: Key <values>"),
     ("https://x.test/?e=jane%40example.com&b=1", "https://x.test/?e=<email>&b=1"),
     ("o'brien@example.co.uk wrote", "<email> wrote"),
     ("@contextmanager and dbt=1.11.16", "@contextmanager and dbt=1.11.16"),
@@ -60,8 +69,8 @@ def test_a_json_file_is_scrubbed_whatever_its_escapes() -> None:
                                               '"Ann Lee"', "rows": 3}], "n": "josé@x.de"})
     assert "\\u00e9" in raw  # escaped, as dbt writes it
     scrubbed = Redactor().json_text(raw)
-    assert json.loads(scrubbed) == {"results": [{"message": "Conversion Error: <value> and "
-                                                            "<value>", "rows": 3}],
+    assert json.loads(scrubbed) == {"results": [{"message": "Conversion Error: <value>",
+                                                 "rows": 3}],
                                     "n": "<email>"}
     assert "jos" not in scrubbed
 

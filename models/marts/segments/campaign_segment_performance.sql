@@ -3,7 +3,8 @@
     campaign_performance) over the messages whose recipient was in the
     segment when the message was sent, read from segment_membership_history
     (the membership recorded for the day before the send: see
-    sends_in_segments_sql). For campaigns first sent before the history
+    sends_in_segments_sql; a contact created on the send day, such as the
+    recipient of a welcome email, was in no segment yet). For campaigns first sent before the history
     reaches (on or before its first day), current membership
     (contact_segments) stands in; `membership_basis` says which was used
     ('history' or 'current'). Messages to non-contacts belong to no segment.
