@@ -136,7 +136,9 @@ def new_events(events: list[dict[str, Any]], previous: set[tuple[str, str]]
 def campaign_rows(ctx: RunContext) -> Iterator[list[dict[str, Any]]]:
     state = dlt.current.resource_state()
     seen: dict[str, Any] = state.setdefault("last_updated", {})
-    for page in _campaign_pages(ctx):
+    # The whole list first, its pages back to back: its offsets are short-lived, and the
+    # details read between two pages could outlast one.
+    for page in list(_campaign_pages(ctx)):
         changed = [c for c in page
                    if c.get("lastUpdatedTime") is None
                    or seen.get(str(c["id"])) != c.get("lastUpdatedTime")]

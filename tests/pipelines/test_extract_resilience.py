@@ -102,3 +102,17 @@ def test_expired_event_offsets_are_survived(make_server: MakeServer, warehouse: 
                if r["route"] == "/email/public/v1/events" and r["status"] == 400]
     assert expired  # the offsets really expired
     assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
+
+
+def test_slow_campaign_details_do_not_outlast_the_lists_offsets(
+        make_server: MakeServer, warehouse: Warehouse, clean_contents: Contents) -> None:
+    """The campaign list is read before any detail: its short-lived offsets are never held
+    while slow detail reads go on."""
+    server = make_server()
+    configure(server, limits={"offsetTtlMs": 1500}, faults=[
+        {"route": "/email/public/v1/campaigns/{campaign_id}", "kinds": {"slow": 1.0},
+         "slowSeconds": 0.7}])
+    extract(server, warehouse, campaigns_page_size=3)
+    listed = [r for r in requests_seen(server) if r["route"] == "/email/public/v1/campaigns/by-id"]
+    assert sum(r["count"] for r in listed if r["status"] == 200) > 2  # several list pages
+    assert_same_contents(warehouse_contents(warehouse.duckdb), clean_contents)
