@@ -118,6 +118,9 @@ def _campaign_days(portal: Portal, done: int, days: int) -> list[int]:
     return [int(c) for c in counts]
 
 
+SEND_MARGIN_MS = 6 * 3_600_000  # campaigns of a simulated day go out 6 h before its end
+
+
 class _Day:
     """One simulated day inside one write transaction."""
 
@@ -372,8 +375,11 @@ class _Day:
     def campaigns(self, count: int, day_number: int) -> None:
         (top,) = self.con.execute("select coalesce(max(id), 21000000) "
                                   "from email_campaigns").fetchone()
+        # Not in the day's last hours: a send pushed to the window's end (its working hours
+        # fall after it) would leave its events past the day, and the day without any.
         planned = plan_campaigns(stream(self.portal.seed, "advance-campaigns", day_number),
-                                 count, self.start, self.end, int(top))
+                                 count, self.start, self.end, int(top),
+                                 latest_ms=self.end - SEND_MARGIN_MS)
         for k, campaign in enumerate(planned):
             state = self.mail_state()
             result = send_campaign(stream(self.portal.seed, "advance-send", day_number, k),

@@ -181,9 +181,10 @@ class Campaign:
     links: tuple[tuple[int, str], ...]  # (linkId, url)
 
 
-def plan_campaigns(rng: np.random.Generator, n: int, start_ms: int, end_ms: int, first_id: int
-                   ) -> list[Campaign]:
-    """n campaigns spread over (start, end], on weekday working hours, ids increasing."""
+def plan_campaigns(rng: np.random.Generator, n: int, start_ms: int, end_ms: int, first_id: int,
+                   latest_ms: int | None = None) -> list[Campaign]:
+    """n campaigns spread over (start, end], on weekday working hours, ids increasing; none
+    sent after `latest_ms` when given (so their recipients have time to react)."""
     if n <= 0:
         return []
     span = (end_ms - start_ms) / n
@@ -196,8 +197,8 @@ def plan_campaigns(rng: np.random.Generator, n: int, start_ms: int, end_ms: int,
         weekday = (day // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
         if weekday >= 5 and day + (7 - weekday) * DAY_MS <= end_ms - DAY_MS:
             day += (7 - weekday) * DAY_MS
-        sent = min(end_ms - 1, max(start_ms + 1,
-                                   day + int(rng.integers(8 * HOUR_MS, 17 * HOUR_MS))))
+        last = end_ms - 1 if latest_ms is None else max(start_ms + 1, latest_ms)
+        sent = min(last, max(start_ms + 1, day + int(rng.integers(8 * HOUR_MS, 17 * HOUR_MS))))
         cid += int(rng.integers(1, 5000))
         topic = topics[int(rng.integers(len(topics)))]
         subjects = vocab.TOPIC_SUBJECTS[topic]

@@ -451,3 +451,19 @@ def test_advance_while_the_server_serves_the_same_store(server) -> None:
     assert r.status_code == 200
     assert r.json()["events"]
     assert sum(summary["events"].values()) > 0
+
+
+def test_a_day_starting_late_still_has_events(tmp_path: Path, small_portal: Path) -> None:
+    """A simulated day from 09:04 on a Sunday to 09:04 on Monday (a bench run late in the real
+    day): a campaign whose working hours fell past the day's end went out at its last
+    millisecond, and the day had no events at all."""
+    path = tmp_path / "late.sqlite"
+    path.write_bytes(small_portal.read_bytes())
+    target = 1_793_523_866_627  # 2026-11-01T09:04:26.627Z, a Sunday
+    con = sqlite3.connect(path)
+    with con:
+        store.set_meta(con, "clock_offset_ms", target - store.real_now_ms())
+    con.close()
+    summaries = [advance(path, days=1) for _ in range(3)]
+    assert all(s["campaigns_created"] >= 1 for s in summaries)
+    assert all(sum(s["events"].values()) > 0 for s in summaries), summaries
