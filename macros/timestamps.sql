@@ -15,11 +15,8 @@
     fail the cast loudly rather than land in 1970.
 #}
 {% macro text_to_timestamp(expression) -%}
-    {{ return(adapter.dispatch('text_to_timestamp', 'hubseg')(expression)) }}
-{%- endmacro %}
-
-{% macro default__text_to_timestamp(expression) -%}
     {%- set text = clean_text(expression) -%}
+    {%- set zoned = 'cast(' ~ text ~ ' as ' ~ dbt.type_timestamp() ~ ' with time zone)' -%}
     case
         when
             ltrim({{ text }}, '0123456789') = ''
@@ -27,23 +24,7 @@
             then {{ epoch_ms_to_timestamp(text) }}
         when length({{ text }}) = 10
             then cast(cast({{ text }} as date) as {{ dbt.type_timestamp() }})
-        else cast(
-            cast({{ text }} as {{ dbt.type_timestamp() }} with time zone)
-            at time zone 'UTC' as {{ dbt.type_timestamp() }}
-        )
-    end
-{%- endmacro %}
-
-{% macro duckdb__text_to_timestamp(expression) -%}
-    {%- set text = clean_text(expression) -%}
-    case
-        when
-            ltrim({{ text }}, '0123456789') = ''
-            and length({{ text }}) between 12 and 13
-            then {{ epoch_ms_to_timestamp(text) }}
-        when length({{ text }}) = 10
-            then cast(cast({{ text }} as date) as timestamp)
-        else cast(timezone('UTC', cast({{ text }} as timestamptz)) as timestamp)
+        else {{ to_utc_timestamp(zoned) }}
     end
 {%- endmacro %}
 
