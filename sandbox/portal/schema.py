@@ -87,6 +87,14 @@ def _text(name: str, label: str, group: str, **kw: object) -> PropertySpec:
     return PropertySpec(name, label, "string", "text", group, **kw)  # type: ignore[arg-type]
 
 
+def _merged_ids(singular: str, group: str) -> PropertySpec:
+    """`hs_merged_object_ids`: the ids merged into a record (POST …/merge), `;`-joined."""
+    return PropertySpec("hs_merged_object_ids", f"Merged {singular} IDs", "enumeration",
+                        "checkbox", group, read_only=True, calculated=True,
+                        description=f"The list of {singular} record IDs that have been merged "
+                                    f"into this {singular}")
+
+
 def _custom(spec: PropertySpec) -> PropertySpec:
     return replace(spec, hubspot_defined=False)
 
@@ -126,10 +134,7 @@ CONTACT_PROPERTIES: tuple[PropertySpec, ...] = (
     _stamp("hs_email_last_send_date", "Last marketing email send date", "emailinformation"),
     _stamp("hs_email_last_open_date", "Last marketing email open date", "emailinformation"),
     _stamp("hs_email_last_click_date", "Last marketing email click date", "emailinformation"),
-    PropertySpec("hs_merged_object_ids", "Merged Contact IDs", "enumeration", "checkbox",
-                 "contactinformation", read_only=True, calculated=True,
-                 description="The list of Contact record IDs that have been merged into this "
-                             "Contact"),
+    _merged_ids("Contact", "contactinformation"),
     _stamp("createdate", "Create Date", "contactinformation"),
     _stamp("lastmodifieddate", "Last Modified Date", "contactinformation"),
     PropertySpec("hs_object_id", "Record ID", "number", "number", "contactinformation",
@@ -162,6 +167,7 @@ COMPANY_PROPERTIES: tuple[PropertySpec, ...] = (
     _stamp("hs_lastmodifieddate", "Last Modified Date", "companyinformation"),
     PropertySpec("hs_object_id", "Record ID", "number", "number", "companyinformation",
                  read_only=True, unique=True),
+    _merged_ids("Company", "companyinformation"),
 )
 
 
@@ -228,6 +234,7 @@ DEAL_PROPERTIES: tuple[PropertySpec, ...] = (
     _stamp("hs_lastmodifieddate", "Last Modified Date", "dealinformation"),
     PropertySpec("hs_object_id", "Record ID", "number", "number", "dealinformation",
                  read_only=True, unique=True),
+    _merged_ids("Deal", "dealinformation"),
 )
 
 GROUPS: dict[str, tuple[tuple[str, str], ...]] = {

@@ -1,4 +1,5 @@
-"""CRM objects v3 (hubspot-api.md §3): list, get, create, update, archive, search and batch.
+"""CRM objects v3 (hubspot-api.md §3): list, get, create, update, archive, merge, search and
+batch.
 
 Served for contacts, companies and deals, by name or type id (`0-1`, `0-2`, `0-3`), at the
 classic `/crm/v3/objects/{type}` paths and the date-versioned `/crm/objects/{YYYY-MM}/{type}`
@@ -306,6 +307,31 @@ def archive_object(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+def merge_objects(ctx: Ctx) -> dict[str, Any]:
+    """`POST …/merge` `{primaryObjectId, objectIdToMerge}`: the primary survives (200, rendered
+    with the default properties and `hs_merged_object_ids`)."""
+    name = _object_type(ctx, write=True)
+    body = ctx.body_dict()
+    raws = [str(body.get(key) or "") for key in ("primaryObjectId", "objectIdToMerge")]
+    primary_id, other_id = (repo.parse_id(raw) for raw in raws)
+    if primary_id is None or other_id is None or primary_id == other_id:
+        raise errors.validation("Invalid input JSON: primaryObjectId and objectIdToMerge must be "
+                                "two different record ids", context={"id": raws})
+    with ctx.state.store.write() as con:
+        defs = repo.property_defs(con, name)
+        found = repo.fetch_by_ids(con, name, [primary_id, other_id], False)
+        primary, other = found.get(primary_id), found.get(other_id)
+        if primary is None:
+            raise errors.not_found(raws[0])
+        if other is None:
+            raise errors.not_found(raws[1])
+        if primary.id == other.id:  # one was merged into the other already
+            raise errors.validation(f"{raws[1]} is already merged into {primary.id}",
+                                    context={"id": raws})
+        rec = _writer(ctx, con, name).merge(primary, other)
+        return _render_written(ctx, con, name, rec, defs, {"hs_merged_object_ids": None})
+
+
 # -- batch writes -------------------------------------------------------------------------------
 def batch_create(ctx: Ctx) -> Any:
     name = _object_type(ctx, write=True)
@@ -414,6 +440,7 @@ def routes() -> list[BaseRoute]:
         *hubspot_route(paths("/batch/update"), batch_update, methods=["POST"]),
         *hubspot_route(paths("/batch/upsert"), batch_upsert, methods=["POST"]),
         *hubspot_route(paths("/batch/archive"), batch_archive, methods=["POST"]),
+        *hubspot_route(paths("/merge"), merge_objects, methods=["POST"]),
         *hubspot_route(paths("/{object_id}"), get_object, methods=["GET"]),
         *hubspot_route(paths("/{object_id}"), update_object, methods=["PATCH"]),
         *hubspot_route(paths("/{object_id}"), archive_object, methods=["DELETE"]),

@@ -229,6 +229,11 @@ def to_record(row: tuple[Any, ...]) -> Record:
     return Record(row[0], row[1], row[2], bool(row[3]), row[4], loads(row[5]))
 
 
+def _id_list(props: Mapping[str, Any]) -> list[str]:
+    """The ids in a record's `hs_merged_object_ids` (`;`-joined)."""
+    return [i for i in (as_text(props.get("hs_merged_object_ids")) or "").split(";") if i]
+
+
 def parse_id(raw: str) -> int | None:
     """A record id as HubSpot accepts it (digits, no sign), else None."""
     return int(raw) if raw.isdigit() and len(raw) < 19 else None
@@ -521,6 +526,40 @@ class Writer:
         writelog.record(self.con, method=self.method, route=self.route,
                         object_type=self.object_type, object_id=str(rec.id), property=None,
                         old=None, new=None, request_id=self.request_id)
+
+    def merge(self, primary: Record, other: Record) -> Record:
+        """Merge `other` into `primary` (POST …/merge): the primary keeps its id and its values,
+        takes the other's values only where it has none [inferred: HubSpot's per-property rules
+        are richer], lists every merged id in `hs_merged_object_ids`, and takes over the other's
+        associations; the other record is gone, and its id reads as the primary's."""
+        merged_ids = {*_id_list(primary.props), *_id_list(other.props), str(other.id)}
+        system = {*system_properties(self.object_type), "hs_merged_object_ids"}
+        values = {k: as_text(v) for k, v in other.props.items()
+                  if k not in system and as_text(primary.props.get(k)) in (None, "")}
+        values["hs_merged_object_ids"] = ";".join(sorted(merged_ids, key=int))
+        self.con.execute("delete from objects where object_type = ? and id = ?",
+                         (self.object_type, other.id))
+        # Both directions of each pair move (a row and its twin); a pair the primary already
+        # has is not duplicated: `or ignore` leaves the other's copy, deleted next.
+        self.con.execute(
+            "update or ignore associations set from_id = ? where from_type = ? and from_id = ?",
+            (primary.id, self.object_type, other.id))
+        self.con.execute(
+            "update or ignore associations set to_id = ? where to_type = ? and to_id = ?",
+            (primary.id, self.object_type, other.id))
+        self.con.execute(
+            "delete from associations where (from_type = ? and from_id = ?) "
+            "or (to_type = ? and to_id = ?)",
+            (self.object_type, other.id, self.object_type, other.id))
+        self.con.execute("update merged_ids set new_id = ? where object_type = ? and new_id = ?",
+                         (primary.id, self.object_type, other.id))
+        self.con.execute("insert into merged_ids (object_type, old_id, new_id) values (?, ?, ?)",
+                         (self.object_type, other.id, primary.id))
+        rec = self.update(primary, values)
+        writelog.record(self.con, method=self.method, route=self.route,
+                        object_type=self.object_type, object_id=str(other.id), property=None,
+                        old=None, new=str(primary.id), request_id=self.request_id)
+        return rec
 
     def _email_key(self, rec: Record) -> str | None:
         email = rec.props.get("email") if self.object_type == "contacts" else None

@@ -1,14 +1,19 @@
-"""Day-2 changes that move email addresses between contacts, made on the portal before the
-incremental extract, so that an incremental build has to re-attribute old messages:
+"""Day-2 changes to the CRM, made on the portal before the incremental extract.
+
+Changes that move email addresses between contacts, so that an incremental build has to
+re-attribute old messages:
 
 - a contact takes the address of an older contact (two contacts now share it; the older one
   keeps owning it). HubSpot's API refuses a duplicate address (409), imports do not, so this
   is written to the portal's store, as the generator writes its duplicates;
 - the owner of an address shared by two contacts is archived (the other one takes it over),
   through HubSpot's SDK;
-- a contact is merged into another: its record disappears, the survivor lists its id in
-  `hs_merged_object_ids` and is modified (the sandbox has no merge endpoint, so this is
-  written to the store too, as the generator writes merges).
+- a contact is merged into another through HubSpot's SDK: its record disappears, the
+  survivor lists its id in `hs_merged_object_ids` and is modified.
+
+And a won deal merged into another won deal through the SDK (`merge_won_deals`): the warehouse
+keeps the merged-away deal's row from day 1, since HubSpot lists it no more, and its contact's
+stored associations still name it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubspot.crm.contacts import PublicMergeInput as ContactMergeInput
+from hubspot.crm.deals import PublicMergeInput as DealMergeInput
+
 from sandbox.portal.clock import iso
 from sandbox.server.process import RunningServer
 from sandbox.store import connect, portal_now_ms
+from tests.models.event_store import won_deals_by_contact
 from tests.sandbox.helpers import sdk
 
 
@@ -72,15 +81,6 @@ def _modify(con: sqlite3.Connection, contact_id: int, **changes: str) -> None:
                 (json.dumps(values), now, email, contact_id))
 
 
-def _merge(con: sqlite3.Connection, survivor: int, loser: int) -> None:
-    (props,) = con.execute("select props from objects where object_type = 'contacts' "
-                           "and id = ?", (survivor,)).fetchone()
-    merged = [m for m in (json.loads(props).get("hs_merged_object_ids") or "").split(";") if m]
-    _modify(con, survivor, hs_merged_object_ids=";".join([*merged, str(loser)]))
-    con.execute("delete from objects where object_type = 'contacts' and id = ?", (loser,))
-    con.execute("insert into merged_ids values ('contacts', ?, ?)", (loser, survivor))
-
-
 def _wait_for_the_next_second(con: sqlite3.Connection) -> None:
     """Return once the portal clock is in a later second than the changes.
 
@@ -103,7 +103,8 @@ def change_contacts(server: RunningServer, store: Path) -> ContactChanges:
         original, merged_away, survivor, copier = alone[0], alone[1], alone[2], alone[-1]
         _modify(con, copier[0], email=original[2])
         sdk(server).crm.contacts.basic_api.archive(str(shared[0][1]))
-        _merge(con, survivor=survivor[0], loser=merged_away[0])
+        sdk(server).crm.contacts.basic_api.merge(public_merge_input=ContactMergeInput(
+            primary_object_id=str(survivor[0]), object_id_to_merge=str(merged_away[0])))
         _wait_for_the_next_second(con)
     finally:
         con.close()
@@ -111,3 +112,35 @@ def change_contacts(server: RunningServer, store: Path) -> ContactChanges:
         copied_email=original[2], original=str(original[0]), copier=str(copier[0]),
         archived_owner=str(shared[0][1]), shared_email=shared_email, heir=str(shared[1][1]),
         merged_away=str(merged_away[0]), merged_email=merged_away[2], survivor=str(survivor[0]))
+
+
+@dataclass(frozen=True)
+class DealMerge:
+    merged_away: str  # a won deal of `contact` alone, merged into `survivor`
+    survivor: str  # a won deal of other contacts, with another amount
+    contact: str
+    survivor_amount: float
+
+
+def merge_won_deals(server: RunningServer, store: Path) -> DealMerge:
+    """Merge the only won deal of a contact into another contact's won deal."""
+    con = connect(store)
+    try:
+        won = won_deals_by_contact(con)
+        contacts_of: dict[int, set[int]] = defaultdict(set)
+        for deal_id, contact_id in con.execute("select from_id, to_id from associations "
+                                               "where from_type = 'deals' "
+                                               "and to_type = 'contacts'"):
+            contacts_of[deal_id].add(contact_id)
+        (contact, [(merged_away, _, amount)]) = min(
+            (c, deals) for c, deals in won.items()
+            if len(deals) == 1 and contacts_of[deals[0][0]] == {c})
+        survivor, _, survivor_amount = min(
+            deal for c, deals in won.items() if c != contact for deal in deals
+            if deal[2] != amount and contact not in contacts_of[deal[0]])
+        sdk(server).crm.deals.basic_api.merge(public_merge_input=DealMergeInput(
+            primary_object_id=str(survivor), object_id_to_merge=str(merged_away)))
+        _wait_for_the_next_second(con)
+    finally:
+        con.close()
+    return DealMerge(str(merged_away), str(survivor), str(contact), survivor_amount)

@@ -118,7 +118,7 @@ def email_owners(con: sqlite3.Connection) -> dict[str, int]:
     return {email: contact_id for email, (_, contact_id) in owners.items()}
 
 
-def _won_deals_by_contact(con: sqlite3.Connection) -> dict[int, list[tuple[int, int, float]]]:
+def won_deals_by_contact(con: sqlite3.Connection) -> dict[int, list[tuple[int, int, float]]]:
     """Live contact id → its live won deals as (deal id, close ms, amount)."""
     won_stages = set()
     for (definition,) in con.execute("select definition from pipelines "
@@ -157,7 +157,7 @@ def campaign_metrics(store: Path, attribution_window_days: int = 30) -> dict[str
     with _readonly(store) as con:
         messages = _messages(con)
         owners = email_owners(con)
-        won = _won_deals_by_contact(con)
+        won = won_deals_by_contact(con)
         campaign_ids = [str(r[0]) for r in con.execute("select id from email_campaigns")]
     by_campaign: dict[str, list[Message]] = {c: [] for c in campaign_ids}
     for message in messages.values():

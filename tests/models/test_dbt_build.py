@@ -25,7 +25,12 @@ import yaml
 from hubseg.marts_file import marts_path
 from sandbox.server.process import start_server
 from tests.models.conftest import REPO, Warehouse, portal_date
-from tests.models.contact_changes import ContactChanges, change_contacts
+from tests.models.contact_changes import (
+    ContactChanges,
+    DealMerge,
+    change_contacts,
+    merge_won_deals,
+)
 from tests.models.event_store import assert_metrics_match, campaign_metrics, email_owners
 
 Membership = tuple[str, str]  # (contact_id, segment_key)
@@ -46,6 +51,7 @@ class Flow:
     store: Path
     days: tuple[Day, Day]
     changes: ContactChanges
+    deal_merge: DealMerge
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +67,7 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
                 response = server.admin("POST", "advance", json={"days": 1})
                 assert response.status_code == 200, response.text
                 changes = change_contacts(server, store)
+                deal_merge = merge_won_deals(server, store)
             warehouse.extract(server)
             as_of = portal_date(store)
             warehouse.dbt("build", as_of=as_of)
@@ -72,7 +79,7 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
                     "select contact_id, segment_key from marts.contact_segments")),
                 run_results=warehouse.run_results(),
             ))
-    return Flow(warehouse, store, (days[0], days[1]), changes)
+    return Flow(warehouse, store, (days[0], days[1]), changes, deal_merge)
 
 
 @pytest.mark.parametrize("day", [0, 1], ids=["full", "incremental"])
@@ -137,6 +144,23 @@ def test_messages_belong_to_the_owner_of_their_address_after_it_changed(flow: Fl
     live = {row[0] for row in flow.warehouse.query("select contact_id from marts.dim_contacts")}
     assert {changes.original, changes.copier, changes.heir, changes.survivor} <= live
     assert not {changes.archived_owner, changes.merged_away} & live
+
+
+def test_a_merged_deal_counts_once_and_its_contact_moves_to_the_survivor(flow: Flow) -> None:
+    """Day 2 merged a contact's only won deal into another won deal. The warehouse still holds
+    the merged-away deal as loaded on day 1 (HubSpot lists it no more) and the contact's
+    stored associations still name it; the models drop it and follow the merge."""
+    merge = flow.deal_merge
+    deals = {row[0] for row in flow.warehouse.query("select deal_id from marts.fct_deals")}
+    assert merge.survivor in deals
+    assert merge.merged_away not in deals
+    stale = flow.warehouse.query("select count(*) from staging.stg_hubspot__deals "
+                                 f"where deal_id = '{merge.merged_away}'")
+    assert stale == [(1,)]  # the scenario holds: the old row is still loaded
+    [(won, revenue)] = flow.warehouse.query(
+        "select won_deal_count, revenue from marts.dim_contacts "
+        f"where contact_id = '{merge.contact}'")
+    assert (won, float(revenue)) == (1, merge.survivor_amount)
 
 
 def test_uniqueness_is_checked_on_the_rows_written_since_it_last_passed(flow: Flow,

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import requests
+from hubspot import HubSpot
+from hubspot.crm.deals import PublicMergeInput as DealMergeInput
 
 from sandbox.server.process import RunningServer, start_server
 from sandbox.store import connect
@@ -246,6 +248,40 @@ def test_archive_hides_a_record_everywhere_but_archived_reads(api):
     assert found["total"] == 0
     assert [w for w in api.writes() if w[0] is None] == [(None, None, None)] * 2
     api.call("DELETE", f"{CONTACTS}/{one}", status=204)  # again: still a no-op success
+
+
+def test_merge_keeps_the_primary_and_reads_the_other_id_as_it(api):
+    """Deals, through HubSpot's own SDK: the merged-away deal is gone from lists and search, its
+    id reads as the primary, its contacts are the primary's, and the primary lists it in
+    `hs_merged_object_ids` with a new last-modified time (what an incremental extract sees)."""
+    contacts = [api.create_contact()["id"] for _ in range(3)]
+    deals = [api.call("POST", "/crm/v3/objects/deals", {
+        "properties": {"dealname": name, **extra},
+        "associations": [{"to": {"id": c}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]} for c in linked],
+    }, status=201)["id"] for name, extra, linked in (
+        ("primary", {"amount": "100"}, contacts[:2]),
+        ("other", {"amount": "250", "dealtype": "newbusiness"}, contacts[1:]))]
+    before = stored(api.server, "deals", deals[0])[1]
+    client = HubSpot(access_token=api.server.token, host=api.server.base_url)
+    survivor = client.crm.deals.basic_api.merge(public_merge_input=DealMergeInput(
+        primary_object_id=deals[0], object_id_to_merge=deals[1]))
+    assert survivor.id == deals[0]
+    assert survivor.properties["hs_merged_object_ids"] == deals[1]
+    props, updated, _ = stored(api.server, "deals", deals[0])
+    assert (props["amount"], props["dealname"], props["dealtype"]) == (
+        "100", "primary", "newbusiness")  # the primary's values win; blanks are filled
+    assert updated > before
+    assert api.call("GET", f"/crm/v3/objects/deals/{deals[1]}", status=200)["id"] == deals[0]
+    found = api.call("POST", "/crm/v3/objects/deals/search", {"filterGroups": [{"filters": [
+        {"propertyName": "hs_object_id", "operator": "IN", "values": deals}]}]})
+    assert [r["id"] for r in found["results"]] == [deals[0]]
+    linked = api.call("GET", f"/crm/v4/objects/deals/{deals[0]}/associations/contacts")
+    assert sorted(str(r["toObjectId"]) for r in linked["results"]) == sorted(contacts)
+    back = api.call("GET", f"/crm/v4/objects/contacts/{contacts[2]}/associations/deals")
+    assert [str(r["toObjectId"]) for r in back["results"]] == [deals[0]]
+    api.call("POST", "/crm/v3/objects/deals/merge", {
+        "primaryObjectId": deals[0], "objectIdToMerge": deals[1]}, status=400)  # merged already
 
 
 # -- properties ---------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 {#
     Which live contacts each live deal belongs to, once per pair. Associations
-    to a contact that was merged away point at the surviving contact.
+    to a contact or a deal that was merged away point at the survivor: a
+    contact whose deal was merged is not re-read by an incremental extract,
+    so its stored associations still name the merged-away deal.
 #}
 
 with
@@ -36,6 +38,12 @@ contact_merges as (
 
 ),
 
+deal_merges as (
+
+    select * from {{ ref('int_deal_merges') }}
+
+),
+
 contacts as (
 
     select contact_id from {{ ref('int_contacts_resolved') }}
@@ -51,12 +59,14 @@ deals as (
 associations_resolved as (
 
     select distinct
-        associations.deal_id,
+        coalesce(deal_merges.deal_id, associations.deal_id) as deal_id,
         coalesce(contact_merges.contact_id, associations.contact_id)
             as contact_id
     from associations
     left join contact_merges
         on associations.contact_id = contact_merges.merged_contact_id
+    left join deal_merges
+        on associations.deal_id = deal_merges.merged_deal_id
 
 ),
 

@@ -1,5 +1,6 @@
 {#
-    Live deals with their pipeline and stage. A deal is won when its stage is
+    Live deals (neither archived nor merged into another deal) with their
+    pipeline and stage. A deal is won when its stage is
     closed with probability 1 (HubSpot's closed-won convention, which also
     holds for custom pipelines), lost when closed with a lower probability.
 #}
@@ -10,6 +11,12 @@ deals as (
 
     select * from {{ ref('stg_hubspot__deals') }}
     where not is_archived
+
+),
+
+deal_merges as (
+
+    select * from {{ ref('int_deal_merges') }}
 
 ),
 
@@ -63,6 +70,9 @@ final as (
         on
             deals.pipeline_id = stages.pipeline_id
             and deals.deal_stage_id = stages.deal_stage_id
+    left join deal_merges
+        on deals.deal_id = deal_merges.merged_deal_id
+    where deal_merges.merged_deal_id is null
 
 )
 

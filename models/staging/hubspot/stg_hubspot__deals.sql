@@ -1,5 +1,6 @@
 {#
-    One row per deal record, archived ones included (flagged). Whether a deal
+    One row per deal record, archived ones included (flagged), and so are
+    deals merged into another (int_deal_merges finds them). Whether a deal
     is won comes from its stage's metadata (stg_hubspot__deal_pipeline_stages),
     not from the calculated `hs_is_closed_won`, which portals may not expose.
 #}
@@ -20,6 +21,8 @@ renamed as (
         cast(id as {{ dbt.type_string() }}) as deal_id,
         {{ hubspot_property(columns, 'pipeline') }} as pipeline_id,
         {{ hubspot_property(columns, 'dealstage') }} as deal_stage_id,
+        {{ hubspot_property(columns, 'hs_merged_object_ids') }}
+            as merged_deal_ids,
 
         ----------  strings
         {{ hubspot_property(columns, 'dealname') }} as deal_name,
