@@ -11,9 +11,9 @@ re-attribute old messages:
 - a contact is merged into another through HubSpot's SDK: its record disappears, the
   survivor lists its id in `hs_merged_object_ids` and is modified.
 
-And a won deal merged into another won deal through the SDK (`merge_won_deals`): the warehouse
-keeps the merged-away deal's row from day 1, since HubSpot lists it no more, and its contact's
-stored associations still name it.
+And merges through the SDK of a won deal into another won deal (`merge_won_deals`) and of a
+contact's primary company into another company (`merge_companies`): the warehouse keeps the
+merged-away record's row from day 1, since HubSpot lists it no more.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubspot.crm.companies import PublicMergeInput as CompanyMergeInput
 from hubspot.crm.contacts import PublicMergeInput as ContactMergeInput
 from hubspot.crm.deals import PublicMergeInput as DealMergeInput
 
@@ -144,3 +145,33 @@ def merge_won_deals(server: RunningServer, store: Path) -> DealMerge:
     finally:
         con.close()
     return DealMerge(str(merged_away), str(survivor), str(contact), survivor_amount)
+
+
+@dataclass(frozen=True)
+class CompanyMerge:
+    merged_away: str  # the primary company of `contact`, merged into `survivor`
+    survivor: str  # a company with another name
+    contact: str
+    survivor_name: str
+
+
+def merge_companies(server: RunningServer, store: Path, avoid: set[str]) -> CompanyMerge:
+    """Merge a live contact's primary company into a company with another name; `avoid`: ids
+    of contacts that other changes of the day touch."""
+    con = connect(store)
+    try:
+        primaries = con.execute(
+            "select a.from_id, a.to_id from associations a join objects o "
+            "on o.object_type = 'contacts' and o.id = a.from_id and o.archived = 0 "
+            "where a.from_type = 'contacts' and a.to_type = 'companies' and a.type_id = 1 "
+            "order by a.from_id").fetchall()
+        names = {company_id: json.loads(props).get("name") for company_id, props in con.execute(
+            "select id, props from objects where object_type = 'companies' and archived = 0")}
+        contact, merged_away = next((c, x) for c, x in primaries if str(c) not in avoid)
+        survivor = min(c for c, name in names.items() if name != names[merged_away])
+        sdk(server).crm.companies.basic_api.merge(public_merge_input=CompanyMergeInput(
+            primary_object_id=str(survivor), object_id_to_merge=str(merged_away)))
+        _wait_for_the_next_second(con)
+    finally:
+        con.close()
+    return CompanyMerge(str(merged_away), str(survivor), str(contact), str(names[survivor]))

@@ -26,9 +26,11 @@ from hubseg.marts_file import marts_path
 from sandbox.server.process import start_server
 from tests.models.conftest import REPO, Warehouse, portal_date
 from tests.models.contact_changes import (
+    CompanyMerge,
     ContactChanges,
     DealMerge,
     change_contacts,
+    merge_companies,
     merge_won_deals,
 )
 from tests.models.event_store import assert_metrics_match, campaign_metrics, email_owners
@@ -52,6 +54,7 @@ class Flow:
     days: tuple[Day, Day]
     changes: ContactChanges
     deal_merge: DealMerge
+    company_merge: CompanyMerge
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,9 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
                 assert response.status_code == 200, response.text
                 changes = change_contacts(server, store)
                 deal_merge = merge_won_deals(server, store)
+                company_merge = merge_companies(server, store, avoid={
+                    changes.copier, changes.original, changes.archived_owner, changes.heir,
+                    changes.merged_away, changes.survivor, deal_merge.contact})
             warehouse.extract(server)
             as_of = portal_date(store)
             warehouse.dbt("build", as_of=as_of)
@@ -79,7 +85,7 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
                     "select contact_id, segment_key from marts.contact_segments")),
                 run_results=warehouse.run_results(),
             ))
-    return Flow(warehouse, store, (days[0], days[1]), changes, deal_merge)
+    return Flow(warehouse, store, (days[0], days[1]), changes, deal_merge, company_merge)
 
 
 @pytest.mark.parametrize("day", [0, 1], ids=["full", "incremental"])
@@ -161,6 +167,22 @@ def test_a_merged_deal_counts_once_and_its_contact_moves_to_the_survivor(flow: F
         "select won_deal_count, revenue from marts.dim_contacts "
         f"where contact_id = '{merge.contact}'")
     assert (won, float(revenue)) == (1, merge.survivor_amount)
+
+
+def test_a_contact_of_a_merged_company_gets_the_survivor(flow: Flow) -> None:
+    """Day 2 merged a contact's primary company into another company, whose day-1 row is
+    still loaded. The extract re-reads the associations of the survivor's contacts (the
+    survivor changed); a stale association is re-pointed by the model itself (unit test
+    incremental_run_recomputes_contacts_whose_inputs_changed). Either way the contact's
+    company is the survivor."""
+    merge = flow.company_merge
+    stale = flow.warehouse.query("select count(*) from staging.stg_hubspot__companies "
+                                 f"where company_id = '{merge.merged_away}'")
+    assert stale == [(1,)]
+    [(company_id, name)] = flow.warehouse.query(
+        "select primary_company_id, company_name from marts.dim_contacts "
+        f"where contact_id = '{merge.contact}'")
+    assert (company_id, name) == (merge.survivor, merge.survivor_name)
 
 
 def test_uniqueness_is_checked_on_the_rows_written_since_it_last_passed(flow: Flow,

@@ -1,7 +1,8 @@
 {#
     Live contacts with their firmographics and geography: the primary
     company (the primary association, else the `associatedcompanyid`
-    property) with its name, industry and size, the country normalised
+    property; a company merged away stands for its survivor) with its name,
+    industry and size, the country normalised
     through seed country_regions (names, codes and common spellings) with its
     region, and the industry grouped through seed industry_groups. The
     company's structured values win over what the contact typed; the
@@ -10,8 +11,8 @@
     Incremental: a run recomputes the contacts int_contacts_resolved
     rewrote since (its stamps), those whose association snapshot came in a
     newer load (`association_load_id`), those whose company came in a newer
-    load, was archived or vanished (`company_load_id`), and those whose
-    snapshot vanished; every contact when a seed it uses changed
+    load, was archived or vanished (`company_load_id`), those whose company
+    was merged into another, and those whose snapshot vanished; every contact when a seed it uses changed
     (`seeds_checksum`, a hash of the seed tables as loaded). Each
     recomputed contact's row is replaced, or
     deleted when it is no longer live (replace_by_key's tombstones).
@@ -47,6 +48,12 @@ companies as (
 
     select * from {{ ref('stg_hubspot__companies') }}
     where not is_archived
+
+),
+
+company_merges as (
+
+    select * from {{ ref('int_company_merges') }}
 
 ),
 
@@ -102,6 +109,12 @@ dirty as (
         or (recorded.company_load_id is not null and companies.company_id is null)
         or (recorded.association_load_id is not null and snapshots.contact_id is null)
         or recorded.seeds_checksum != seed_fingerprint.seeds_checksum
+    union
+    {#- Recorded with a company merged away since: given its survivor. #}
+    select recorded.contact_id
+    from recorded
+    inner join company_merges
+        on recorded.primary_company_id = company_merges.merged_company_id
     union
     {#- Contacts gone from int_contacts_resolved: tombstones only. #}
     select recorded.contact_id
@@ -198,7 +211,9 @@ primary_companies as (
     {#- Only for the contacts computed: a few thousand on a day, not all. #}
     select
         snapshots.contact_id,
-        min(snapshot_companies.company_id) as company_id
+        min(
+            coalesce(company_merges.company_id, snapshot_companies.company_id)
+        ) as company_id
     from snapshot_companies
     inner join snapshots
         on
@@ -206,31 +221,48 @@ primary_companies as (
             = snapshots.association_snapshot_id
     inner join contacts
         on snapshots.contact_id = contacts.contact_id
+    left join company_merges
+        on snapshot_companies.company_id = company_merges.merged_company_id
     group by 1
+
+),
+
+contacts_with_company_ids as (
+
+    select
+        contacts.*,
+        snapshots.load_id as association_load_id,
+        coalesce(
+            primary_companies.company_id,
+            company_merges.company_id,
+            contacts.primary_company_id
+        ) as resolved_company_id
+    from contacts
+    left join snapshots
+        on contacts.contact_id = snapshots.contact_id
+    left join primary_companies
+        on contacts.contact_id = primary_companies.contact_id
+    left join company_merges
+        on contacts.primary_company_id = company_merges.merged_company_id
 
 ),
 
 contacts_with_companies as (
 
     select
-        contacts.*,
-        coalesce(primary_companies.company_id, contacts.primary_company_id)
-            as resolved_company_id,
+        contacts_with_company_ids.*,
         companies.company_name as primary_company_name,
         companies.number_of_employees as company_employees,
-        coalesce(contacts.country, companies.country) as country_as_entered,
-        coalesce(companies.industry, contacts.industry) as industry_as_entered,
-        snapshots.load_id as association_load_id,
+        coalesce(
+            contacts_with_company_ids.country, companies.country
+        ) as country_as_entered,
+        coalesce(
+            companies.industry, contacts_with_company_ids.industry
+        ) as industry_as_entered,
         companies.load_id as company_load_id
-    from contacts
-    left join snapshots
-        on contacts.contact_id = snapshots.contact_id
-    left join primary_companies
-        on contacts.contact_id = primary_companies.contact_id
+    from contacts_with_company_ids
     left join companies
-        on
-            coalesce(primary_companies.company_id, contacts.primary_company_id)
-            = companies.company_id
+        on contacts_with_company_ids.resolved_company_id = companies.company_id
 
 ),
 

@@ -1,4 +1,7 @@
-{# One row per company record, archived ones included (flagged). #}
+{#
+    One row per company record, archived ones included (flagged), and so are
+    companies merged into another (int_company_merges finds them).
+#}
 {%- set columns = relation_column_names(source('hubspot', 'companies')) -%}
 
 with
@@ -15,6 +18,8 @@ renamed as (
         ----------  ids
         cast(id as {{ dbt.type_string() }}) as company_id,
         cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id,
+        {{ hubspot_property(columns, 'hs_merged_object_ids') }}
+            as merged_company_ids,
 
         ----------  strings
         {{ hubspot_property(columns, 'name') }} as company_name,
