@@ -4,8 +4,8 @@
     the record id `id_column`, its `hs_merged_object_ids` as
     `merged_ids_column` (`;`-joined: a chain of merges lists every earlier id
     on the final survivor), `is_archived` and `updated_at`. Should an id
-    appear on two records, the live, most recently updated one wins, then the
-    lowest id. Blanks and self references are ignored. Selects `merged_id`
+    appear on two records, the live, most recently updated one wins (an
+    unknown update time last, on every database), then the lowest id. Blanks and self references are ignored. Selects `merged_id`
     and `survivor_id`.
 #}
 {% macro merge_survivors_sql(records, id_column, merged_ids_column) -%}
@@ -20,7 +20,7 @@
                 partition by trim(merged_id)
                 order by
                     is_archived asc,
-                    updated_at desc,
+                    updated_at desc nulls last,
                     length({{ id_column }}) asc,
                     {{ id_column }} asc
             ) as survivor_rank

@@ -305,6 +305,14 @@ def property_rows(created_ms: int, custom_created_ms: int, custom_properties: in
     return rows
 
 
+def builtin_property_rows(created_ms: int) -> list[tuple[str, str, str, int]]:
+    """Rows of every HubSpot-defined property: a server adds those missing from a portal
+    generated before the property was (`hs_merged_object_ids` of companies and deals)."""
+    return [(object_type, spec.name, dumps(property_definition(spec, order, created_ms)), 0)
+            for object_type in ("contacts", "companies", "deals")
+            for order, spec in enumerate(property_specs(object_type)) if spec.hubspot_defined]
+
+
 def group_rows() -> list[tuple[str, str, str, int]]:
     return [(object_type, name, dumps({"name": name, "label": label, "displayOrder": i,
                                        "archived": False}), 0)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sandbox.portal.schema import builtin_property_rows
 from sandbox.server import errors
 from sandbox.server.faults import FaultInjector
 from sandbox.server.limits import RateLimiter, RequestCounter
@@ -116,4 +117,7 @@ def create_app(store_path: Path | str, settings: SandboxSettings | None = None) 
     )
     app.state.sandbox = state
     app.add_middleware(CountingMiddleware, state=state)
+    with state.store.write() as con:  # a portal older than one of HubSpot's own properties
+        con.executemany("insert or ignore into properties values (?, ?, ?, ?)",
+                        builtin_property_rows(portal_now_ms(con)))
     return app

@@ -68,6 +68,11 @@ CATALOGUE: dict[int, AssociationType] = {
 }
 
 
+# A primary association type (one per record: its primary company) → the unlabeled type of the
+# same pair of objects.
+UNLABELED_OF_PRIMARY: dict[int, int] = {1: 279, 5: 341}
+
+
 def v3_type_name(from_type: str, to_type: str, type_id: int) -> str:
     known = CATALOGUE.get(type_id)
     if known is not None:
@@ -96,6 +101,32 @@ def link(con: sqlite3.Connection, from_type: str, from_id: int, to_id: int, type
         [(from_type, from_id, kind.to_type, to_id, type_id, category, kind.label),
          (kind.to_type, to_id, from_type, from_id, inverse.type_id, category, inverse.label)],
     )
+
+
+def merge_into(con: sqlite3.Connection, object_type: str, other_id: int, primary_id: int) -> None:
+    """Give a merged record's associations (both directions of each pair) to its survivor.
+
+    A record has one primary company: when the survivor has one, the other's primary
+    associations are kept as unlabeled ones [inferred]. A pair the survivor already has is not
+    duplicated (`or ignore` leaves the other's copy, deleted at the end).
+    """
+    for kind in CATALOGUE.values():
+        unlabeled = UNLABELED_OF_PRIMARY.get(kind.type_id)
+        if kind.from_type != object_type or unlabeled is None or con.execute(
+                "select 1 from associations where from_type = ? and from_id = ? "
+                "and type_id = ?", (object_type, primary_id, kind.type_id)).fetchone() is None:
+            continue
+        for side, type_id, new_type in (("from", kind.type_id, unlabeled),
+                                        ("to", kind.inverse, CATALOGUE[unlabeled].inverse)):
+            con.execute(
+                f"update or ignore associations set type_id = ?, label = ? "
+                f"where {side}_type = ? and {side}_id = ? and type_id = ?",
+                (new_type, CATALOGUE[new_type].label, object_type, other_id, type_id))
+    for side in ("from", "to"):
+        con.execute(f"update or ignore associations set {side}_id = ? "
+                    f"where {side}_type = ? and {side}_id = ?", (primary_id, object_type, other_id))
+    con.execute("delete from associations where (from_type = ? and from_id = ?) "
+                "or (to_type = ? and to_id = ?)", (object_type, other_id, object_type, other_id))
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -328,8 +328,10 @@ def merge_objects(ctx: Ctx) -> dict[str, Any]:
         if primary.id == other.id:  # one was merged into the other already
             raise errors.validation(f"{raws[1]} is already merged into {primary.id}",
                                     context={"id": raws})
+        associations.merge_into(con, name, other.id, primary.id)
         rec = _writer(ctx, con, name).merge(primary, other)
-        return _render_written(ctx, con, name, rec, defs, {"hs_merged_object_ids": None})
+        view = _view(name, defs, [*repo.DEFAULT_PROPERTIES[name], "hs_merged_object_ids"])
+        return _render_all(ctx, con, name, [rec], view)[0]
 
 
 # -- batch writes -------------------------------------------------------------------------------

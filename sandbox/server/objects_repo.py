@@ -528,29 +528,19 @@ class Writer:
                         old=None, new=None, request_id=self.request_id)
 
     def merge(self, primary: Record, other: Record) -> Record:
-        """Merge `other` into `primary` (POST …/merge): the primary keeps its id and its values,
-        takes the other's values only where it has none [inferred: HubSpot's per-property rules
-        are richer], lists every merged id in `hs_merged_object_ids`, and takes over the other's
-        associations; the other record is gone, and its id reads as the primary's."""
+        """Merge `other` into `primary` (POST …/merge; the associations move apart, in
+        associations.merge_into): the primary keeps its id and its values, takes the other's
+        values only where it has none [inferred: HubSpot's per-property rules are richer], and
+        lists every merged id in `hs_merged_object_ids`; the other record is gone, and its id
+        reads as the primary's. A contact keeps its own address: HubSpot keeps the other's as a
+        secondary address, which the sandbox does not model."""
         merged_ids = {*_id_list(primary.props), *_id_list(other.props), str(other.id)}
-        system = {*system_properties(self.object_type), "hs_merged_object_ids"}
+        system = {*system_properties(self.object_type), "hs_merged_object_ids", "email"}
         values = {k: as_text(v) for k, v in other.props.items()
                   if k not in system and as_text(primary.props.get(k)) in (None, "")}
         values["hs_merged_object_ids"] = ";".join(sorted(merged_ids, key=int))
         self.con.execute("delete from objects where object_type = ? and id = ?",
                          (self.object_type, other.id))
-        # Both directions of each pair move (a row and its twin); a pair the primary already
-        # has is not duplicated: `or ignore` leaves the other's copy, deleted next.
-        self.con.execute(
-            "update or ignore associations set from_id = ? where from_type = ? and from_id = ?",
-            (primary.id, self.object_type, other.id))
-        self.con.execute(
-            "update or ignore associations set to_id = ? where to_type = ? and to_id = ?",
-            (primary.id, self.object_type, other.id))
-        self.con.execute(
-            "delete from associations where (from_type = ? and from_id = ?) "
-            "or (to_type = ? and to_id = ?)",
-            (self.object_type, other.id, self.object_type, other.id))
         self.con.execute("update merged_ids set new_id = ? where object_type = ? and new_id = ?",
                          (primary.id, self.object_type, other.id))
         self.con.execute("insert into merged_ids (object_type, old_id, new_id) values (?, ?, ?)",

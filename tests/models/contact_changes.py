@@ -123,8 +123,9 @@ class DealMerge:
     survivor_amount: float
 
 
-def merge_won_deals(server: RunningServer, store: Path) -> DealMerge:
-    """Merge the only won deal of a contact into another contact's won deal."""
+def merge_won_deals(server: RunningServer, store: Path, avoid: set[str]) -> DealMerge:
+    """Merge the only won deal of a live contact into another contact's won deal; `avoid`:
+    ids of contacts that other changes of the day touch."""
     con = connect(store)
     try:
         won = won_deals_by_contact(con)

@@ -138,8 +138,9 @@ def won_deals_by_contact(con: sqlite3.Connection) -> dict[int, list[tuple[int, i
                                 "where object_type = 'contacts'").fetchall())
     by_contact: dict[int, set[tuple[int, int, float]]] = defaultdict(set)
     for contact_id, deal_id in con.execute(
-            "select from_id, to_id from associations "
-            "where from_type = 'contacts' and to_type = 'deals'"):
+            "select a.from_id, a.to_id from associations a join objects o "
+            "on o.object_type = 'contacts' and o.id = a.from_id and o.archived = 0 "
+            "where a.from_type = 'contacts' and a.to_type = 'deals'"):
         if deal_id in deals:
             by_contact[survivor.get(contact_id, contact_id)].add((deal_id, *deals[deal_id]))
     return {c: sorted(d) for c, d in by_contact.items()}

@@ -70,10 +70,11 @@ def flow(small_portal: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
                 response = server.admin("POST", "advance", json={"days": 1})
                 assert response.status_code == 200, response.text
                 changes = change_contacts(server, store)
-                deal_merge = merge_won_deals(server, store)
-                company_merge = merge_companies(server, store, avoid={
-                    changes.copier, changes.original, changes.archived_owner, changes.heir,
-                    changes.merged_away, changes.survivor, deal_merge.contact})
+                touched = {changes.copier, changes.original, changes.archived_owner,
+                           changes.heir, changes.merged_away, changes.survivor}
+                deal_merge = merge_won_deals(server, store, avoid=touched)
+                company_merge = merge_companies(server, store,
+                                                avoid={*touched, deal_merge.contact})
             warehouse.extract(server)
             as_of = portal_date(store)
             warehouse.dbt("build", as_of=as_of)
@@ -154,8 +155,10 @@ def test_messages_belong_to_the_owner_of_their_address_after_it_changed(flow: Fl
 
 def test_a_merged_deal_counts_once_and_its_contact_moves_to_the_survivor(flow: Flow) -> None:
     """Day 2 merged a contact's only won deal into another won deal. The warehouse still holds
-    the merged-away deal as loaded on day 1 (HubSpot lists it no more) and the contact's
-    stored associations still name it; the models drop it and follow the merge."""
+    the merged-away deal as loaded on day 1 (HubSpot lists it no more): the models drop it,
+    and the contact's deal is the survivor (the extract re-reads the associations of the
+    survivor's contacts; a stale one is re-pointed by the model itself, unit test
+    deal_associations_follow_merged_contacts_and_deals)."""
     merge = flow.deal_merge
     deals = {row[0] for row in flow.warehouse.query("select deal_id from marts.fct_deals")}
     assert merge.survivor in deals

@@ -284,6 +284,43 @@ def test_merge_keeps_the_primary_and_reads_the_other_id_as_it(api):
         "primaryObjectId": deals[0], "objectIdToMerge": deals[1]}, status=400)  # merged already
 
 
+def test_a_merged_contact_keeps_one_primary_company(api):
+    """Each contact had a primary company: the survivor keeps its own as primary, the other's
+    stays associated unlabeled, and the survivor keeps its own address."""
+    companies = [api.call("POST", "/crm/v3/objects/companies",
+                          {"properties": {"name": f"merge-co-{i}"}}, status=201)["id"]
+                 for i in range(2)]
+    contacts = [api.call("POST", CONTACTS, {
+        "properties": {"email": f"{uuid.uuid4().hex[:12]}@writes.example"},
+        "associations": [{"to": {"id": company}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}],
+    }, status=201) for company in companies]
+    api.call("POST", f"{CONTACTS}/merge", {"primaryObjectId": contacts[0]["id"],
+                                           "objectIdToMerge": contacts[1]["id"]}, status=200)
+    linked = api.call("GET", f"/crm/v4/objects/contacts/{contacts[0]['id']}/associations/"
+                             "companies")["results"]
+    types = {str(r["toObjectId"]): sorted(t["typeId"] for t in r["associationTypes"])
+             for r in linked}
+    assert types == {companies[0]: [1], companies[1]: [279]}
+    props = stored(api.server, "contacts", contacts[0]["id"])[0]
+    assert props["email"] == contacts[0]["properties"]["email"]
+
+
+def test_a_portal_older_than_a_builtin_property_is_served_it(portal_copy: Path):
+    """A portal generated before deals and companies had `hs_merged_object_ids` gets the
+    definition when a server opens it, so an extract asks for it and sees merges."""
+    con = connect(portal_copy)
+    with con:
+        con.execute("delete from properties where object_type in ('deals', 'companies') "
+                    "and name = 'hs_merged_object_ids'")
+    con.close()
+    with start_server(portal_copy) as server:
+        for object_type in ("deals", "companies"):
+            answer = Api(server).call(
+                "GET", f"/crm/v3/properties/{object_type}/hs_merged_object_ids", status=200)
+            assert answer["hubspotDefined"] is True
+
+
 # -- properties ---------------------------------------------------------------------------------
 
 def test_property_archive_and_group_update(api):

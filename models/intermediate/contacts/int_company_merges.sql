@@ -2,9 +2,9 @@
     Which company each merged-away company id now lives in, from the survivors'
     `hs_merged_object_ids` (rules: macros/merges.sql). HubSpot lists a
     merged-away company no more, so an incremental extract never updates the
-    row it loaded before the merge, and the contacts it had keep naming it
-    (their stored associations and `associatedcompanyid`): they are re-pointed
-    at the survivor.
+    row it loaded before the merge. A contact still naming it (through
+    `associatedcompanyid`, or an association a load did not refresh) is
+    given the survivor.
 #}
 
 with

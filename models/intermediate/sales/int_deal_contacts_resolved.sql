@@ -1,8 +1,9 @@
 {#
     Which live contacts each live deal belongs to, once per pair. Associations
-    to a contact or a deal that was merged away point at the survivor: a
-    contact whose deal was merged is not re-read by an incremental extract,
-    so its stored associations still name the merged-away deal.
+    to a contact or a deal that was merged away point at the survivor. The
+    extract re-reads the associations of a changed deal's contacts (a merge
+    changes the survivor), so this guards against a load that did not: one
+    without the associations resource, or another loader.
 #}
 
 with
