@@ -33,6 +33,9 @@ VALUE_ERROR = re.compile(r"conversion error|invalid input error|constraint error
 # From the first quote to the last of its kind on the line: a value may hold that quote itself
 # (O'Neil), and over-redacting the text between two values loses nothing of use.
 QUOTED = re.compile(r"\".*\"|'.*'")
+# A quoted value left open on its error's line ends within this many lines, or is taken to be
+# an apostrophe in the message (then only the rest of the line goes).
+MAX_VALUE_LINES = 10
 # PostgreSQL prints the whole offending row after a constraint error, unquoted.
 ROW_DETAIL = re.compile(r"(Failing row contains|Key) ?\(.*", re.IGNORECASE)
 
@@ -45,17 +48,37 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         text = TOKEN.sub("***", text)
-        text = "\n".join(self._values(line) for line in text.split("\n"))
-        return EMAIL.sub("<email>", text)
+        return EMAIL.sub("<email>", "\n".join(self._values(text.split("\n"))))
 
     @staticmethod
-    def _values(line: str) -> str:
-        line = ROW_DETAIL.sub(lambda m: f"{m.group(1)} <values>", line)
-        found = VALUE_ERROR.search(line)
-        if found is None:
-            return line
-        head, tail = line[:found.end()], line[found.end():]
-        return head + QUOTED.sub("<value>", tail)
+    def _values(lines: list[str]) -> list[str]:
+        """The lines with every value a database error quotes replaced, a value running over
+        several lines (a property holding a line break) included."""
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            line = ROW_DETAIL.sub(lambda m: f"{m.group(1)} <values>", lines[i])
+            found = VALUE_ERROR.search(line)
+            i += 1
+            if found is None:
+                out.append(line)
+                continue
+            head, tail = line[:found.end()], line[found.end():]
+            if QUOTED.search(tail):
+                out.append(head + QUOTED.sub("<value>", tail))
+                continue
+            quotes = [(tail.find(q), q) for q in "'\"" if q in tail]
+            opening = min(quotes) if quotes else None
+            closing = None if opening is None else next(
+                (j for j in range(i, min(i + MAX_VALUE_LINES, len(lines)))
+                 if opening[1] in lines[j]), None)
+            if opening is None or closing is None:
+                out.append(head + (tail if opening is None else tail[:opening[0]] + "<value>"))
+                continue
+            rest = lines[closing][lines[closing].rfind(opening[1]) + 1:]
+            out.append(head + tail[:opening[0]] + "<value>" + rest)
+            i = closing + 1
+        return out
 
     def json_text(self, text: str) -> str:
         """A JSON document with every string scrubbed: JSON writers escape non-ASCII

@@ -57,6 +57,13 @@ def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: 
     ("https://x.test/?e=jane%40example.com&b=1", "https://x.test/?e=<email>&b=1"),
     ("o'brien@example.co.uk wrote", "<email> wrote"),
     ("@contextmanager and dbt=1.11.16", "@contextmanager and dbt=1.11.16"),
+    # a value holding line breaks (a multi-line text property), closed lines later
+    ("Conversion Error: Could not convert string 'Ann Lee\nflat 2\n+1 555 0100' to DATE\n"
+     "LINE 1: select", "Conversion Error: Could not convert string <value> to DATE\nLINE 1: "
+                       "select"),
+    # an apostrophe of the message itself, never closed: the rest of its line only
+    ("Invalid Input Error: can't parse Ann Lee\nnext line", "Invalid Input Error: can<value>"
+                                                           "\nnext line"),
 ])
 def test_addresses_are_scrubbed_however_written(text: str, kept: str) -> None:
     assert Redactor()(text) == kept
