@@ -124,17 +124,36 @@ def begin(working: Path, record: RunRecord) -> None:
 def untested_build(working: Path, run_id: str) -> str | None:
     """Why the marts on disk may not have passed their tests, or None: the newest earlier run
     whose build ran did not end `ok` (it failed, or was killed; dbt writes a model before
-    testing it). A run that skipped its build, or had it blocked, left the marts as they were.
-    Called after `begin`, which made the table."""
+    testing it), or the newest dbt invocation that wrote models, by hand too, did not end in
+    success (macros/dbt_invocations.sql). A run that skipped its build, or had it blocked, left
+    the marts as they were. Called after `begin`, which made the table."""
     with duckdb.connect(str(working), read_only=True) as con:
         row = con.execute(
             f"select run_id, coalesce(build_status, status) from {TABLE} where run_id <> ? "
             f"and coalesce(build_status, '') not in ('skipped', 'blocked') "
             f"order by started_at desc limit 1", [run_id]).fetchone()
-    if row is None or row[1] == "ok":
+        invocation = _newest_dbt_invocation(con)
+    if row is not None and row[1] != "ok":
+        return (f"the marts were last built by run {row[0]}, whose build ended "
+                f"'{row[1]}': run the build step first (it is not selected)")
+    if invocation is not None and invocation[2] != "success":
+        command, invocation_id, status, started = invocation
+        return (f"the marts were last written by `dbt {command}` (invocation {invocation_id}, "
+                f"started {started:%Y-%m-%d %H:%M:%S} UTC), which ended '{status}'"
+                f"{' (killed, or still running)' if status == 'running' else ''}: run the "
+                "build step first (it is not selected)")
+    return None
+
+
+def _newest_dbt_invocation(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """(command, invocation id, status, started_at) of the newest model-writing dbt
+    invocation on this warehouse, or None before the first."""
+    exists = con.execute("select count(*) from information_schema.tables where "
+                         "table_schema = 'main' and table_name = 'dbt_invocations'").fetchone()
+    if not exists or not exists[0]:
         return None
-    return (f"the marts were last built by run {row[0]}, whose build ended "
-            f"'{row[1]}': run the build step first (it is not selected)")
+    return con.execute("select command, invocation_id, status, started_at "
+                       "from main.dbt_invocations order by started_at desc limit 1").fetchone()
 
 
 def finish(working: Path, record: RunRecord) -> None:

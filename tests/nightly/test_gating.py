@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hubseg.nightly.steps import EXIT_BUILD, EXIT_OK
-from tests.nightly.conftest import Loop, copy_project
+from tests.nightly.conftest import Loop, copy_project, portal_date
 
 # Whole nights (extract + dbt build + sync) on a shared 2-core machine: more than the
 # suite's default 600 s per test when the machine is busy.
@@ -57,6 +59,32 @@ def test_failing_test_blocks_the_sync_and_the_publication(loop: Loop, tmp_path: 
     assert summary["build_status"] == "ok"
     assert summary["sync_status"] != "blocked"
     assert summary["publish_status"] == "ok"
+
+
+def test_a_build_that_failed_by_hand_blocks_the_next_sync_and_publication(
+        loop: Loop, tmp_path: Path) -> None:
+    """A good night, then `dbt build` run by hand on the same warehouse fails its tests (dbt
+    wrote its models first): a night that does not build must not sync or publish them."""
+    project = sabotaged_project(tmp_path)
+    night = loop.run("--project-dir", str(project))
+    assert night.returncode == EXIT_OK, night.stdout + night.stderr
+    published = loop.layout.published.stat().st_mtime_ns
+    writes = len(loop.writes())
+    by_hand = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", str(project),
+         "--profiles-dir", str(project), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs"), "--vars", json.dumps({"sabotage": True})],
+        env={**loop.env, "HUBSEG_AS_OF_DATE": portal_date(loop.server)}, cwd=project,
+        text=True, capture_output=True, timeout=900, check=False)
+    assert by_hand.returncode == 1, by_hand.stdout[-3000:]
+    unbuilt = loop.run("--project-dir", str(project), "--only", "sync,publish")
+    assert unbuilt.returncode == EXIT_BUILD, unbuilt.stdout + unbuilt.stderr
+    summary = loop.last_run()
+    assert (summary["sync_status"], summary["publish_status"]) == ("blocked", "blocked")
+    assert "`dbt build`" in summary["message"]
+    assert "ended 'failed'" in summary["message"]
+    assert len(loop.writes()) == writes
+    assert loop.layout.published.stat().st_mtime_ns == published
 
 
 def test_a_value_quoted_by_a_failing_build_is_kept_out_of_every_record(loop: Loop) -> None:
