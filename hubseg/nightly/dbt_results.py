@@ -50,10 +50,20 @@ def read_run_results(path: Path) -> BuildOutcome | None:
         status = str(node.get("status", "")).lower()
         counts[(kind, status)] += 1
         if status in BLOCKING:
-            outcome.failures.append(str(node.get("unique_id")))
+            reason = _reason(node.get("message")) if kind == "model" else ""
+            outcome.failures.append(str(node.get("unique_id")) + (f" ({reason})" if reason
+                                                                  else ""))
     for (kind, status), n in counts.items():
         _count(outcome, kind, status, n)
     return outcome
+
+
+def _reason(message: object, limit: int = 300) -> str:
+    """A failed model's error without dbt's heading line ("Runtime Error in model x (path)"),
+    on one line: the reason a user needs on the terminal (the file was scrubbed already)."""
+    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    text = " ".join(lines[1:] or lines)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _count(outcome: BuildOutcome, kind: str, status: str, n: int) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hubseg.nightly.dbt_results import read_run_results
 from hubseg.nightly.layout import resolve_layout
 from hubseg.nightly.local import local_layout
 from hubseg.nightly.run import NightlyOptions, _child_env
@@ -87,3 +88,26 @@ def test_two_names_of_one_warehouse_share_one_lock(tmp_path: Path) -> None:
     working.touch()
     (tmp_path / "current.duckdb").symlink_to(working)
     assert resolve_layout(tmp_path / "current.duckdb").lock == resolve_layout(working).lock
+
+
+def test_a_failed_model_says_why_on_the_terminal(tmp_path: Path) -> None:
+    """The run's message names a failed model with dbt's reason (its heading line dropped);
+    a failed test is named alone."""
+    history_error = ("Compilation Error in model segment_membership_history "
+                     "(models/marts/segments/segment_membership_history.sql)\n"
+                     "  segment_membership_history is recorded up to 2026-12-01;\n"
+                     "  as_of_date 2026-11-01 goes back in time.")
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps({"results": [
+        {"unique_id": "model.hubseg.segment_membership_history", "status": "error",
+         "message": history_error},
+        {"unique_id": "test.hubseg.assert_rates", "status": "fail", "message": "Got 1 result"},
+        {"unique_id": "model.hubseg.dim_contacts", "status": "success", "message": "OK"},
+    ]}))
+    outcome = read_run_results(path)
+    assert outcome is not None
+    assert outcome.failures == [
+        "model.hubseg.segment_membership_history (segment_membership_history is recorded up "
+        "to 2026-12-01; as_of_date 2026-11-01 goes back in time.)",
+        "test.hubseg.assert_rates"]
+    assert (outcome.models_built, outcome.models_failed, outcome.tests_failed) == (1, 1, 1)
