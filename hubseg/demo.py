@@ -73,7 +73,7 @@ def nightly(server: RunningServer, root: Path, title: str) -> RunRecord:
         console.print(f"Logs: {local_layout(root).run_dir(record.run_id)}")
         raise typer.Exit(record.exit_code or 1)
     console.print(f"Run {record.run_id} (as of {as_of}): {record.metric('rows_loaded'):,} rows "
-                  f"loaded, {record.metric('models_built')} models, "
+                  f"loaded, {record.metric('models_built')} models and seeds, "
                   f"{record.metric('tests_passed')} tests passed, "
                   f"{record.metric('contacts_synced'):,} contacts written back, "
                   f"{record.metric('api_calls'):,} API calls.")

@@ -151,7 +151,7 @@ def nightly_command(
         raise typer.Exit(EXIT_INTERNAL) from None
     line = (f"nightly {record.run_id} {record.status} (exit {record.exit_code}): "
             f"{record.metric('rows_loaded'):,} rows loaded, {record.metric('models_built')} "
-            f"models, {record.metric('tests_passed')} tests passed, "
+            f"models and seeds, {record.metric('tests_passed')} tests passed, "
             f"{record.metric('tests_failed')} failed, {record.metric('contacts_synced'):,} "
             f"contacts synced, {record.metric('api_calls'):,} API calls")
     if quiet:
@@ -159,8 +159,10 @@ def nightly_command(
     else:
         out.print(_summary_table(record))
         out.print(escape(line), highlight=False)
-        out.print(f"Summary: {layout.last_run}  Logs: {layout.run_dir(record.run_id)}  "
-                  f"BI reads: {layout.published}", highlight=False)
+        bi = (f"BI reads: {layout.published}" if layout.published.exists()
+              else "BI reads: nothing published yet")
+        out.print(f"Summary: {layout.last_run}  Logs: {layout.run_dir(record.run_id)}  {bi}",
+                  highlight=False)
     if record.status != OK:
         err.print(f"[bold red]hubseg nightly failed:[/] {escape(record.message)}",
                   highlight=False)

@@ -211,7 +211,8 @@ def run_build_step(ctx: StepContext) -> StepResult:
         result.message = (f"dbt build failed: {failed}" if failed
                           else f"dbt build failed: {_failure_message(child)}")
     else:
-        result.message = (f"{outcome.models_built} models built, {outcome.tests_passed} tests "
+        result.message = (f"{outcome.models_built} models and seeds built, "
+                          f"{outcome.tests_passed} tests "
                           f"passed, {outcome.tests_warned} warned")
     if moved:  # once, on the first build after upgrading
         result.message += (f"; first moved {len(moved)} marts tables into "

@@ -55,7 +55,7 @@ MAIL_FIELDS = ("hs_email_optout", "hs_email_hard_bounce_reason_enum", "hs_email_
 @dataclass
 class Summary:
     contacts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("created", "modified", "archived", "email_updated"), 0))
+        ("created", "modified", "archived", "email_stats_updated"), 0))
     deals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("created", "moved", "won", "lost", "archived"), 0))
     events: dict[str, int] = field(default_factory=dict)
@@ -390,7 +390,7 @@ class _Day:
                 oid = int(state.ids[i])
                 merged = self.props("contacts", oid) | state.props(i, has_email=True)
                 self.save("contacts", oid, merged, int(state.touched[i]))
-                self.summary.contacts["email_updated"] += 1
+                self.summary.contacts["email_stats_updated"] += 1
             self.summary.campaigns_created += 1
             for row in result.rows:
                 self.summary.events[row[2]] = self.summary.events.get(row[2], 0) + 1
