@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 # Any characters a mail address may hold, Unicode included (josé@münchen.de), and `@` written
@@ -33,11 +33,26 @@ VALUE_ERROR = re.compile(r"conversion error|invalid input error|constraint error
 # From the first quote to the last of its kind on the line: a value may hold that quote itself
 # (O'Neil), and over-redacting the text between two values loses nothing of use.
 QUOTED = re.compile(r"\".*\"|'.*'")
-# A quoted value left open on its error's line ends within this many lines, or is taken to be
-# an apostrophe in the message (then only the rest of the line goes).
-MAX_VALUE_LINES = 10
+# A value an error quotes ends at the last quote of its kind before the error's block ends: a
+# blank line, DuckDB's `LINE n:` echo of the SQL, or the next timestamped log line; at most this
+# many lines on. A quote never closed is an apostrophe: the rest of its line goes.
+MAX_VALUE_LINES = 50
+BLOCK_END = re.compile(r"^\s*$|^\s*LINE \d+:|^(?:\x1b\[[0-9;]*m)?\d\d:\d\d:\d\d")
 # PostgreSQL prints the whole offending row after a constraint error, unquoted.
 ROW_DETAIL = re.compile(r"(Failing row contains|Key) ?\(.*", re.IGNORECASE)
+
+
+def _opening_quote(line: str) -> tuple[int, str] | None:
+    """(position, quote) of the first quote after a database error about data, or None."""
+    found = VALUE_ERROR.search(line)
+    if found is None:
+        return None
+    quotes = [(line.find(q, found.end()), q) for q in "'\"" if q in line[found.end():]]
+    return min(quotes) if quotes else None
+
+
+def _opens_value(line: str) -> bool:
+    return _opening_quote(line) is not None
 
 
 class Redactor:
@@ -50,33 +65,51 @@ class Redactor:
         text = TOKEN.sub("***", text)
         return EMAIL.sub("<email>", "\n".join(self._values(text.split("\n"))))
 
+    def lines(self, stream: Iterable[str]) -> Iterator[str]:
+        """Scrubbed lines of a stream (a child's output, read as it runs): an error line that
+        opens a quote is held with the lines after it, up to the end of its block, so that a
+        value running over several lines is scrubbed whole."""
+        held: list[str] = []
+        for line in stream:
+            if held:
+                held.append(line)
+                if BLOCK_END.search(line) or len(held) > MAX_VALUE_LINES:
+                    yield from self("\n".join(held)).split("\n")
+                    held = []
+            elif _opens_value(line):
+                held = [line]
+            else:
+                yield self(line)
+        if held:
+            yield from self("\n".join(held)).split("\n")
+
     @staticmethod
     def _values(lines: list[str]) -> list[str]:
         """The lines with every value a database error quotes replaced, a value running over
-        several lines (a property holding a line break) included."""
+        several lines (a property holding a line break) included: from the first quote after
+        the error to the last quote of that kind before the error's block ends."""
         out: list[str] = []
         i = 0
         while i < len(lines):
             line = ROW_DETAIL.sub(lambda m: f"{m.group(1)} <values>", lines[i])
-            found = VALUE_ERROR.search(line)
             i += 1
-            if found is None:
+            opening = _opening_quote(line)
+            if opening is None:
                 out.append(line)
                 continue
-            head, tail = line[:found.end()], line[found.end():]
-            if QUOTED.search(tail):
-                out.append(head + QUOTED.sub("<value>", tail))
+            start, quote = opening
+            end = i
+            while end < len(lines) and end - i < MAX_VALUE_LINES and not BLOCK_END.search(
+                    lines[end]):
+                end += 1
+            closing = next((j for j in range(end - 1, i - 1, -1) if quote in lines[j]), None)
+            if closing is None:  # closed on this line, or never (an apostrophe)
+                tail = line[start:]
+                out.append(line[:start] + (QUOTED.sub("<value>", tail)
+                                           if tail.count(quote) > 1 else "<value>"))
                 continue
-            quotes = [(tail.find(q), q) for q in "'\"" if q in tail]
-            opening = min(quotes) if quotes else None
-            closing = None if opening is None else next(
-                (j for j in range(i, min(i + MAX_VALUE_LINES, len(lines)))
-                 if opening[1] in lines[j]), None)
-            if opening is None or closing is None:
-                out.append(head + (tail if opening is None else tail[:opening[0]] + "<value>"))
-                continue
-            rest = lines[closing][lines[closing].rfind(opening[1]) + 1:]
-            out.append(head + tail[:opening[0]] + "<value>" + rest)
+            rest = lines[closing][lines[closing].rfind(quote) + 1:]
+            out.append(line[:start] + "<value>" + QUOTED.sub("<value>", rest))
             i = closing + 1
         return out
 

@@ -1,13 +1,16 @@
 {#
     Every dbt invocation that writes models (build, run, seed, snapshot) is
     recorded in dbt_invocations of the working database, whoever started it:
-    a row `running` at its start (`started_at`: dbt's run start, UTC),
-    `success` or `failed` at its end (any node in error or failing;
-    `finished_at` by the database's clock), and a killed one stays
-    `running`. The nightly reads
-    the newest row before a sync or a publication that does not build: marts
-    written by a failed or unfinished invocation, by hand too, never reach
-    HubSpot or BI (hubseg/nightly/history.py).
+    a row `running` at its start (`started_at`: dbt's run start, UTC), then
+    `failed` (a node in error or a test failing), `untested` (`dbt run`, or
+    `--empty`: models written without their tests on their data) or
+    `success` (`finished_at` by the database's clock); a killed one stays
+    `running`. `scope` is `full` for a `dbt build` of the whole project (no
+    selection, no resource types left out but unit tests, not `--empty`),
+    else `partial`. Before a sync or a publication that does not build, the
+    nightly requires a successful full build with only successes after it
+    (hubseg/nightly/history.py): marts written by a failed, unfinished or
+    untested invocation, by hand too, never reach HubSpot or BI.
 #}
 
 {% macro dbt_invocations_relation() -%}
@@ -21,21 +24,33 @@
               and flags.WHICH in ('build', 'run', 'seed', 'snapshot')) }}
 {%- endmacro %}
 
+{% macro invocation_scope() -%}
+    {%- set args = invocation_args_dict -%}
+    {%- set excluded = args.get('exclude_resource_types') or [] -%}
+    {%- set whole = flags.WHICH == 'build'
+        and not args.get('select') and not args.get('exclude')
+        and not args.get('selector') and not args.get('resource_types')
+        and args.get('empty') not in (true, 'True', 'true')
+        and (excluded | reject('equalto', 'unit_test') | list | length) == 0 -%}
+    {{ return('full' if whole else 'partial') }}
+{%- endmacro %}
+
 {#- on-run-start #}
 {% macro record_invocation_start() %}
     {%- if target.name != 'lint' %}
     create table if not exists {{ dbt_invocations_relation() }} (
         invocation_id {{ dbt.type_string() }} not null,
         command {{ dbt.type_string() }} not null,
+        scope {{ dbt.type_string() }} not null,
         started_at {{ dbt.type_timestamp() }} not null,
         finished_at {{ dbt.type_timestamp() }},
         status {{ dbt.type_string() }} not null
     );
     {%- if invocation_writes_models() %}
     insert into {{ dbt_invocations_relation() }}
-        (invocation_id, command, started_at, status)
+        (invocation_id, command, scope, started_at, status)
     values ({{ sql_string(invocation_id) }}, {{ sql_string(flags.WHICH) }},
-        {{ run_stamp() }}, 'running')
+        {{ sql_string(invocation_scope()) }}, {{ run_stamp() }}, 'running')
     {%- endif %}
     {%- else %}
     select 1
@@ -52,10 +67,12 @@
             {%- do failed.append(result.node.unique_id) -%}
         {%- endif -%}
     {%- endfor %}
+    {%- set untested = flags.WHICH == 'run' or invocation_args_dict.get('empty')
+        in (true, 'True', 'true') %}
     update {{ dbt_invocations_relation() }}
     set
         finished_at = {{ dbt.current_timestamp() }},
-        status = '{{ "failed" if failed else "success" }}'
+        status = '{{ "failed" if failed else ("untested" if untested else "success") }}'
     where invocation_id = {{ sql_string(invocation_id) }}
     {%- else %}
     select 1

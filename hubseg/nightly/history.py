@@ -122,38 +122,53 @@ def begin(working: Path, record: RunRecord) -> None:
 
 
 def untested_build(working: Path, run_id: str) -> str | None:
-    """Why the marts on disk may not have passed their tests, or None: the newest earlier run
+    """Why the marts on disk may not have passed their tests, or None.
+
+    From the dbt invocations the project's hooks record (macros/dbt_invocations.sql; the
+    nightly's builds and those run by hand alike): no full build has succeeded yet, or a
+    model-writing invocation after the newest successful one failed, did not finish, or wrote
+    models without testing them. A warehouse from before those records: the newest earlier run
     whose build ran did not end `ok` (it failed, or was killed; dbt writes a model before
-    testing it), or the newest dbt invocation that wrote models, by hand too, did not end in
-    success (macros/dbt_invocations.sql). A run that skipped its build, or had it blocked, left
-    the marts as they were. Called after `begin`, which made the table."""
+    testing it). Called after `begin`, which made the table."""
     with duckdb.connect(str(working), read_only=True) as con:
+        if _has_invocations(con):
+            return _unsafe_invocation(con)
         row = con.execute(
             f"select run_id, coalesce(build_status, status) from {TABLE} where run_id <> ? "
             f"and coalesce(build_status, '') not in ('skipped', 'blocked') "
             f"order by started_at desc limit 1", [run_id]).fetchone()
-        invocation = _newest_dbt_invocation(con)
-    if row is not None and row[1] != "ok":
-        return (f"the marts were last built by run {row[0]}, whose build ended "
-                f"'{row[1]}': run the build step first (it is not selected)")
-    if invocation is not None and invocation[2] != "success":
-        command, invocation_id, status, started = invocation
-        return (f"the marts were last written by `dbt {command}` (invocation {invocation_id}, "
-                f"started {started:%Y-%m-%d %H:%M:%S} UTC), which ended '{status}'"
-                f"{' (killed, or still running)' if status == 'running' else ''}: run the "
-                "build step first (it is not selected)")
-    return None
-
-
-def _newest_dbt_invocation(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-    """(command, invocation id, status, started_at) of the newest model-writing dbt
-    invocation on this warehouse, or None before the first."""
-    exists = con.execute("select count(*) from information_schema.tables where "
-                         "table_schema = 'main' and table_name = 'dbt_invocations'").fetchone()
-    if not exists or not exists[0]:
+    if row is None or row[1] == "ok":
         return None
-    return con.execute("select command, invocation_id, status, started_at "
-                       "from main.dbt_invocations order by started_at desc limit 1").fetchone()
+    return (f"the marts were last built by run {row[0]}, whose build ended "
+            f"'{row[1]}': run the build step first (it is not selected)")
+
+
+def _has_invocations(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute("select count(*) from information_schema.tables where "
+                        "table_schema = 'main' and table_name = 'dbt_invocations'").fetchone()
+    return bool(found and found[0])
+
+
+def _unsafe_invocation(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The reason the marts are not the tested output of a build, from dbt_invocations."""
+    rows = con.execute(
+        "select command, scope, invocation_id, status, started_at from main.dbt_invocations "
+        "where started_at >= coalesce((select max(started_at) from main.dbt_invocations "
+        "where scope = 'full' and status = 'success'), timestamp '1970-01-01') "
+        "order by started_at desc").fetchall()
+    oldest = rows[-1] if rows else None  # the newest successful full build, if any
+    if oldest is None or (oldest[1], oldest[3]) != ("full", "success"):
+        return ("no complete dbt build has succeeded on this warehouse yet: run the build step "
+                "first (it is not selected)")
+    for command, _, invocation_id, status, started in rows:
+        if status != "success":
+            why = {"running": " (killed, or still running)",
+                   "untested": " (its models were written without their tests)"}.get(status, "")
+            return (f"the marts were written by `dbt {command}` (invocation {invocation_id}, "
+                    f"started {started:%Y-%m-%d %H:%M:%S} UTC), which ended '{status}'{why}, "
+                    "after the last complete build: run the build step first (it is not "
+                    "selected)")
+    return None
 
 
 def finish(working: Path, record: RunRecord) -> None:

@@ -112,8 +112,7 @@ def run_child(argv: Sequence[str], ctx: StepContext, name: str) -> ChildRun:
                                 stdin=subprocess.DEVNULL, text=True, env=ctx.env,
                                 preexec_fn=preexec)  # only prctl: fork-safe
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = ctx.redact(raw.rstrip("\n"))
+        for line in ctx.redact.lines(raw.rstrip("\n") for raw in proc.stdout):
             out.write(line + "\n")
             if line.strip():
                 tail.append(line)

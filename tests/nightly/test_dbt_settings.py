@@ -65,9 +65,29 @@ def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: 
     # an apostrophe of the message itself, never closed: the rest of its line only
     ("Invalid Input Error: can't parse Ann Lee\nnext line", "Invalid Input Error: can<value>"
                                                            "\nnext line"),
+    ("Invalid Input Error: can't parse Ann Lee\n\nLINE 1: select * where stage = 'lead'",
+     "Invalid Input Error: can<value>\n\nLINE 1: select * where stage = 'lead'"),
+    # the value's own quotes, on its first line or a later one, and a long value
+    ("Conversion Error: Could not convert string 'Ann O'Neil\nflat 2\n+1 555' to INT32",
+     "Conversion Error: Could not convert string <value> to INT32"),
+    ("Conversion Error: Could not convert string 'Ann Lee\nO'Neil Road 2\n+1 555 0100' to "
+     "DATE", "Conversion Error: Could not convert string <value> to DATE"),
+    ("Conversion Error: Could not convert string 'Ann\n" + "line\n" * 12 + "+1 555' to DATE",
+     "Conversion Error: Could not convert string <value> to DATE"),
 ])
 def test_addresses_are_scrubbed_however_written(text: str, kept: str) -> None:
     assert Redactor()(text) == kept
+
+
+def test_a_stream_is_scrubbed_a_block_at_a_time() -> None:
+    """dbt's output as the nightly reads it, a line at a time: a value over several lines is
+    held until its error's block ends (the next timestamped line), then scrubbed whole."""
+    stream = ["20:01:02  Conversion Error: Could not convert string 'Ann Lee", "flat 2",
+              "+1 555 0100' to DATE", "20:01:03  Done. PASS=1 ERROR=1",
+              "20:01:04  user jane@example.com"]
+    assert list(Redactor().lines(stream)) == [
+        "20:01:02  Conversion Error: Could not convert string <value> to DATE",
+        "20:01:03  Done. PASS=1 ERROR=1", "20:01:04  user <email>"]
 
 
 def test_a_json_file_is_scrubbed_whatever_its_escapes() -> None:
