@@ -38,8 +38,20 @@ QUOTED = re.compile(r"\".*\"|'.*'")
 # many lines on. A quote never closed is an apostrophe: the rest of its line goes.
 MAX_VALUE_LINES = 50
 BLOCK_END = re.compile(r"^\s*$|^\s*LINE \d+:|^(?:\x1b\[[0-9;]*m)?\d\d:\d\d:\d\d")
+# DuckDB repeats a value it could not parse, unquoted, on the lines before a caret line.
+ECHOED = re.compile(r"could not parse string", re.IGNORECASE)
+CARET = re.compile(r"^\s*\^\s*$")
 # PostgreSQL prints the whole offending row after a constraint error, unquoted.
 ROW_DETAIL = re.compile(r"(Failing row contains|Key) ?\(.*", re.IGNORECASE)
+
+
+def _block_end(lines: list[str], start: int) -> int:
+    """Where the block of an error that ends at line `start - 1` ends (exclusive)."""
+    end = start
+    while end < len(lines) and end - start < MAX_VALUE_LINES and not BLOCK_END.search(
+            lines[end]):
+        end += 1
+    return end
 
 
 def _opening_quote(line: str) -> tuple[int, str] | None:
@@ -87,30 +99,40 @@ class Redactor:
     def _values(lines: list[str]) -> list[str]:
         """The lines with every value a database error quotes replaced, a value running over
         several lines (a property holding a line break) included: from the first quote after
-        the error to the last quote of that kind before the error's block ends."""
+        the error to the last quote of that kind before the error's block ends; PostgreSQL's
+        row detail up to its closing parenthesis; DuckDB's echo of a value it could not parse
+        up to its caret line."""
         out: list[str] = []
         i = 0
         while i < len(lines):
-            line = ROW_DETAIL.sub(lambda m: f"{m.group(1)} <values>", lines[i])
-            i += 1
+            line, i = lines[i], i + 1
+            end = _block_end(lines, i)
+            row = ROW_DETAIL.search(line)
+            if row is not None:
+                closing = (next((j for j in range(i, end) if ")" in lines[j]), None)
+                           if row.group(0).count("(") > row.group(0).count(")") else None)
+                out.append(line[:row.start()] + f"{row.group(1)} <values>")
+                i = i if closing is None else closing + 1
+                continue
             opening = _opening_quote(line)
             if opening is None:
                 out.append(line)
                 continue
             start, quote = opening
-            end = i
-            while end < len(lines) and end - i < MAX_VALUE_LINES and not BLOCK_END.search(
-                    lines[end]):
-                end += 1
             closing = next((j for j in range(end - 1, i - 1, -1) if quote in lines[j]), None)
             if closing is None:  # closed on this line, or never (an apostrophe)
                 tail = line[start:]
                 out.append(line[:start] + (QUOTED.sub("<value>", tail)
                                            if tail.count(quote) > 1 else "<value>"))
-                continue
-            rest = lines[closing][lines[closing].rfind(quote) + 1:]
-            out.append(line[:start] + "<value>" + QUOTED.sub("<value>", rest))
-            i = closing + 1
+            else:
+                rest = lines[closing][lines[closing].rfind(quote) + 1:]
+                out.append(line[:start] + "<value>" + QUOTED.sub("<value>", rest))
+                i = closing + 1
+            if ECHOED.search(line):
+                caret = next((j for j in range(i, end) if CARET.match(lines[j])), None)
+                if caret is not None and caret > i:
+                    out.append("<value>")
+                    i = caret
         return out
 
     def json_text(self, text: str) -> str:

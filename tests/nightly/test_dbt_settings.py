@@ -74,6 +74,20 @@ def test_a_cap_duckdb_would_refuse_stops_the_nightly_before_it_starts(tmp_path: 
      "DATE", "Conversion Error: Could not convert string <value> to DATE"),
     ("Conversion Error: Could not convert string 'Ann\n" + "line\n" * 12 + "+1 555' to DATE",
      "Conversion Error: Could not convert string <value> to DATE"),
+    # PostgreSQL's row detail over several lines, up to its closing parenthesis
+    ("DETAIL:  Failing row contains (1, Ann Lee\nflat 2\n+1 555 0100, null).\nCONTEXT: x",
+     "DETAIL:  Failing row contains <values>\nCONTEXT: x"),
+    ("DETAIL:  Key (addr)=(flat 2\n+1 555 0100) already exists.",
+     "DETAIL:  Key <values>"),
+    # DuckDB's echo of a value it could not parse (as DuckDB 2.0 prints it)
+    ('Invalid Input Error: Could not parse string "Ann Lee" according to format specifier '
+     '"%Y-%m-%d"\nAnn Lee\n^\nError: Expected a number',
+     "Invalid Input Error: Could not parse string <value>\n<value>\n^\nError: Expected a "
+     "number"),
+    ('Invalid Input Error: Could not parse string "Ann\nLee" according to format specifier '
+     '"%Y-%m-%d"\nAnn\nLee\n^\nError: Expected a number',
+     "Invalid Input Error: Could not parse string <value>\n<value>\n^\nError: Expected a "
+     "number"),
 ])
 def test_addresses_are_scrubbed_however_written(text: str, kept: str) -> None:
     assert Redactor()(text) == kept
