@@ -63,8 +63,15 @@ def _opening_quote(line: str) -> tuple[int, str] | None:
     return min(quotes) if quotes else None
 
 
-def _opens_value(line: str) -> bool:
-    return _opening_quote(line) is not None
+def _unclosed_row(line: str) -> bool:
+    """PostgreSQL's row detail whose parenthesis is not closed on its line."""
+    row = ROW_DETAIL.search(line)
+    return row is not None and row.group(0).count("(") > row.group(0).count(")")
+
+
+def _opens_block(line: str) -> bool:
+    """The line may start a value that runs over the lines after it."""
+    return _opening_quote(line) is not None or _unclosed_row(line)
 
 
 class Redactor:
@@ -88,7 +95,7 @@ class Redactor:
                 if BLOCK_END.search(line) or len(held) > MAX_VALUE_LINES:
                     yield from self("\n".join(held)).split("\n")
                     held = []
-            elif _opens_value(line):
+            elif _opens_block(line):
                 held = [line]
             else:
                 yield self(line)
@@ -106,11 +113,10 @@ class Redactor:
         i = 0
         while i < len(lines):
             line, i = lines[i], i + 1
-            end = _block_end(lines, i)
             row = ROW_DETAIL.search(line)
             if row is not None:
-                closing = (next((j for j in range(i, end) if ")" in lines[j]), None)
-                           if row.group(0).count("(") > row.group(0).count(")") else None)
+                closing = (next((j for j in range(i, _block_end(lines, i)) if ")" in lines[j]),
+                                None) if _unclosed_row(line) else None)
                 out.append(line[:row.start()] + f"{row.group(1)} <values>")
                 i = i if closing is None else closing + 1
                 continue
@@ -119,6 +125,7 @@ class Redactor:
                 out.append(line)
                 continue
             start, quote = opening
+            end = _block_end(lines, i)
             closing = next((j for j in range(end - 1, i - 1, -1) if quote in lines[j]), None)
             if closing is None:  # closed on this line, or never (an apostrophe)
                 tail = line[start:]

@@ -102,6 +102,11 @@ def test_a_stream_is_scrubbed_a_block_at_a_time() -> None:
     assert list(Redactor().lines(stream)) == [
         "20:01:02  Conversion Error: Could not convert string <value> to DATE",
         "20:01:03  Done. PASS=1 ERROR=1", "20:01:04  user <email>"]
+    # PostgreSQL's row detail over several lines (a build on the postgres target)
+    rows = ["20:01:05  DETAIL:  Failing row contains (1, Ann Lee", "flat 2, null).",
+            "20:01:06  Done."]
+    assert list(Redactor().lines(rows)) == ["20:01:05  DETAIL:  Failing row contains <values>",
+                                            "20:01:06  Done."]
 
 
 def test_a_json_file_is_scrubbed_whatever_its_escapes() -> None:
