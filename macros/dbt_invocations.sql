@@ -24,13 +24,18 @@
               and flags.WHICH in ('build', 'run', 'seed', 'snapshot')) }}
 {%- endmacro %}
 
+{#- `--empty`: every model built on zero rows (a flag dbt may pass as text). #}
+{% macro invocation_is_empty() -%}
+    {{ return(invocation_args_dict.get('empty') in (true, 'True', 'true')) }}
+{%- endmacro %}
+
 {% macro invocation_scope() -%}
     {%- set args = invocation_args_dict -%}
     {%- set excluded = args.get('exclude_resource_types') or [] -%}
     {%- set whole = flags.WHICH == 'build'
         and not args.get('select') and not args.get('exclude')
         and not args.get('selector') and not args.get('resource_types')
-        and args.get('empty') not in (true, 'True', 'true')
+        and not invocation_is_empty()
         and (excluded | reject('equalto', 'unit_test') | list | length) == 0 -%}
     {{ return('full' if whole else 'partial') }}
 {%- endmacro %}
@@ -60,15 +65,9 @@
 {#- on-run-end #}
 {% macro record_invocation_end(results) %}
     {%- if invocation_writes_models() %}
-    {%- set failed = [] -%}
-    {%- for result in results -%}
-        {%- if result.status in ('error', 'fail', 'runtime error',
-                                 'partial success') -%}
-            {%- do failed.append(result.node.unique_id) -%}
-        {%- endif -%}
-    {%- endfor %}
-    {%- set untested = flags.WHICH == 'run' or invocation_args_dict.get('empty')
-        in (true, 'True', 'true') %}
+    {%- set failed = results | selectattr('status', 'in',
+        ['error', 'fail', 'runtime error', 'partial success']) | list %}
+    {%- set untested = flags.WHICH == 'run' or invocation_is_empty() %}
     update {{ dbt_invocations_relation() }}
     set
         finished_at = {{ dbt.current_timestamp() }},

@@ -66,9 +66,7 @@
 #}
 {% macro record_test_watermarks(results) %}
     {%- set keys = [] -%}
-    {%- set empty = invocation_args_dict.get('empty')
-        in (true, 'True', 'true') -%}
-    {%- if execute and target.name != 'lint' and not empty -%}
+    {%- if execute and target.name != 'lint' and not invocation_is_empty() -%}
         {%- for result in results -%}
             {%- set node = result.node -%}
             {%- set metadata = node.test_metadata
