@@ -293,22 +293,24 @@ def property_definition(spec: PropertySpec, order: int, created_ms: int) -> dict
     }
 
 
+def _property_row(object_type: str, order: int, spec: PropertySpec, created_ms: int
+                  ) -> tuple[str, str, str, int]:
+    return (object_type, spec.name, dumps(property_definition(spec, order, created_ms)), 0)
+
+
 def property_rows(created_ms: int, custom_created_ms: int, custom_properties: int
                   ) -> list[tuple[str, str, str, int]]:
     """Rows for the `properties` table; custom ones were created later than the built-ins."""
-    rows = []
-    for object_type in ("contacts", "companies", "deals"):
-        for order, spec in enumerate(property_specs(object_type, custom_properties)):
-            when = created_ms if spec.hubspot_defined else custom_created_ms
-            rows.append((object_type, spec.name,
-                         dumps(property_definition(spec, order, when)), 0))
-    return rows
+    return [_property_row(object_type, order, spec,
+                          created_ms if spec.hubspot_defined else custom_created_ms)
+            for object_type in ("contacts", "companies", "deals")
+            for order, spec in enumerate(property_specs(object_type, custom_properties))]
 
 
 def builtin_property_rows(created_ms: int) -> list[tuple[str, str, str, int]]:
     """Rows of every HubSpot-defined property: a server adds those missing from a portal
     generated before the property was (`hs_merged_object_ids` of companies and deals)."""
-    return [(object_type, spec.name, dumps(property_definition(spec, order, created_ms)), 0)
+    return [_property_row(object_type, order, spec, created_ms)
             for object_type in ("contacts", "companies", "deals")
             for order, spec in enumerate(property_specs(object_type)) if spec.hubspot_defined]
 

@@ -2,9 +2,9 @@
     Live contacts with their firmographics and geography: the primary
     company (the primary association, else the `associatedcompanyid`
     property; a company merged away stands for its survivor) with its name,
-    industry and size, the country normalised
-    through seed country_regions (names, codes and common spellings) with its
-    region, and the industry grouped through seed industry_groups. The
+    industry and size, the country normalised through seed country_regions
+    (names, codes and common spellings) with its region, and the industry
+    grouped through seed industry_groups. The
     company's structured values win over what the contact typed; the
     contact's own values fill the gaps.
 
@@ -12,9 +12,9 @@
     rewrote since (its stamps), those whose association snapshot came in a
     newer load (`association_load_id`), those whose company came in a newer
     load, was archived or vanished (`company_load_id`), those whose company
-    was merged into another, and those whose snapshot vanished; every contact when a seed it uses changed
-    (`seeds_checksum`, a hash of the seed tables as loaded). Each
-    recomputed contact's row is replaced, or
+    was merged into another, and those whose snapshot vanished; every
+    contact when a seed it uses changed (`seeds_checksum`, a hash of the
+    seed tables as loaded). Each recomputed contact's row is replaced, or
     deleted when it is no longer live (replace_by_key's tombstones).
 #}
 {{
